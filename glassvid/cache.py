@@ -1,0 +1,144 @@
+"""The work directory: per-pass, per-frame results on disk, keyed by what they depend on.
+
+Layout::
+
+    WORK/<clip-key>/
+        frames-<key>/rgb/00000.npy        decoded frames (raw uint8, for random access)
+        analyse-<key>/flow/00001.npz      flow t-1 -> t and t -> t-1 at frame t
+        analyse-<key>/mask/00000.png      binary mask, 0/255
+        plate-<key>/plate/00000.npz       clean plate in the object's box + provenance
+        <pass>-<key>/complete.json        written last: the pass finished
+
+Every file is written to a temporary name and renamed, so a file that exists is
+whole. A pass whose ``complete.json`` is missing was interrupted: its per-frame files
+that exist are reused and the pass continues from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from glassvid.errors import CacheError
+
+
+def stable_hash(*parts: Any) -> str:
+    """Short hex digest of JSON-serialisable parts, for cache keys."""
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def default_work_root() -> Path:
+    """``$GLASSVID_CACHE``, else ``$XDG_CACHE_HOME/glassvid``, else ``~/.cache/glassvid``."""
+    env = os.environ.get("GLASSVID_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "glassvid"
+
+
+def _atomic(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class PassStore:
+    """The folder of one pass at one key: per-frame arrays and a completion marker."""
+
+    def __init__(self, root: Path, name: str, key: str) -> None:
+        self.name = name
+        self.key = key
+        self.dir = root / f"{name}-{key}"
+
+    # -- completion ----------------------------------------------------------------
+    def is_complete(self) -> bool:
+        return (self.dir / "complete.json").is_file()
+
+    def mark_complete(self, meta: dict[str, Any] | None = None) -> None:
+        data = json.dumps(meta or {}, indent=1, default=str)
+        _atomic(self.dir / "complete.json", lambda p: Path(p).write_text(data))
+
+    def meta(self) -> dict[str, Any]:
+        path = self.dir / "complete.json"
+        if not path.is_file():
+            raise CacheError(f"pass '{self.name}' in '{self.dir}' is incomplete; run the pipeline again to finish it")
+        return json.loads(path.read_text())
+
+    def clear(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- per-frame files -------------------------------------------------------------
+    def path(self, kind: str, index: int, ext: str) -> Path:
+        return self.dir / kind / f"{index:05d}.{ext}"
+
+    def has(self, kind: str, index: int, ext: str = "npy") -> bool:
+        return self.path(kind, index, ext).is_file()
+
+    def save_array(self, kind: str, index: int, array: np.ndarray) -> None:
+        """Raw ``.npy`` (fast to write and read; memory-mappable)."""
+        _atomic(self.path(kind, index, "npy"), lambda p: np.save(p, np.ascontiguousarray(array), allow_pickle=False))
+
+    def load_array(self, kind: str, index: int, *, mmap: bool = False) -> np.ndarray:
+        return np.load(self.path(kind, index, "npy"), mmap_mode="r" if mmap else None, allow_pickle=False)
+
+    def save_arrays(self, kind: str, index: int, **arrays: np.ndarray) -> None:
+        """Several named arrays in one uncompressed ``.npz``."""
+        _atomic(self.path(kind, index, "npz"), lambda p: np.savez(p, **arrays))
+
+    def load_arrays(self, kind: str, index: int) -> dict[str, np.ndarray]:
+        with np.load(self.path(kind, index, "npz"), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def save_mask(self, kind: str, index: int, mask: np.ndarray) -> None:
+        """Binary mask as an 8-bit PNG (0/255): small, viewable."""
+        def write(p: str) -> None:
+            if not cv2.imwrite(p, np.where(mask, 255, 0).astype(np.uint8)):
+                raise CacheError(f"cannot write '{p}'; check free disk space and permissions")
+        _atomic(self.path(kind, index, "png"), write)
+
+    def load_mask(self, kind: str, index: int) -> np.ndarray:
+        img = cv2.imread(str(self.path(kind, index, "png")), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise CacheError(f"cached mask '{self.path(kind, index, 'png')}' is unreadable; delete the work directory and run again")
+        return img > 127
+
+    def save_json(self, name: str, data: Any) -> None:
+        text = json.dumps(data, indent=1, default=str)
+        _atomic(self.dir / name, lambda p: Path(p).write_text(text))
+
+    def load_json(self, name: str) -> Any:
+        return json.loads((self.dir / name).read_text())
+
+
+class WorkDir:
+    """The cache root of one clip (identified by its input and frame range)."""
+
+    def __init__(self, root: str | os.PathLike, clip_key: str) -> None:
+        self.root = Path(root) / clip_key
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise CacheError(f"work directory '{self.root}' is not writable ({exc.strerror or exc}); pass --work-dir to a writable folder") from None
+
+    def store(self, name: str, key: str) -> PassStore:
+        return PassStore(self.root, name, key)

@@ -1,0 +1,301 @@
+"""Configuration: one dataclass per stage, presets in ``configs/*.yaml``.
+
+Every field carries its help text, unit and valid range (or choices) in its metadata,
+so one place validates a value whether it came from a preset, a YAML file, a
+``--set section.key=value`` override or the Python API. Presets map one-to-one onto
+these classes: a preset names only the fields it changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from glassvid.errors import ConfigError
+
+
+def _f(
+    default: Any,
+    help: str,
+    *,
+    unit: str = "",
+    range: tuple[float, float] | None = None,
+    choices: Sequence[str] | None = None,
+) -> Any:
+    """A dataclass field with its documentation and validation rule in metadata."""
+    meta = {"help": help, "unit": unit, "range": range, "choices": tuple(choices) if choices else None}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda d=default: tuple(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class FlowConfig:
+    """Optical flow between consecutive frames (analyse pass)."""
+
+    backend: str = _f("dis", "Flow backend: 'dis' (OpenCV DIS, no weights) or 'raft' (torchvision RAFT, [models]).", choices=("dis", "raft"))
+    preset: str = _f("fast", "DIS preset: speed/quality trade-off.", choices=("ultrafast", "fast", "medium"))
+    scale: float = _f(1.0, "Compute flow at this fraction of the frame size; flow is upsampled back.", unit="fraction", range=(0.1, 1.0))
+    model: str = _f("raft_small", "RAFT variant for the 'raft' backend.", choices=("raft_small", "raft_large"))
+    checkpoint: str = _f("", "Local RAFT checkpoint (.pth / .safetensors) for the 'raft' backend.")
+
+
+@dataclass
+class MaskConfig:
+    """Object segmentation: a prompt on one frame, propagated through the clip."""
+
+    backend: str = _f("classic", "Mask backend: 'classic' (flow + colour refinement, no weights) or 'sam' ([models]).", choices=("classic", "sam"))
+    refine_band_px: int = _f(6, "Half-width of the band around the propagated boundary that the colour model may move.", unit="px", range=(0, 64))
+    colour_weight: float = _f(0.5, "Weight of the colour model against the flow-propagated prior inside the band.", unit="fraction", range=(0.0, 1.0))
+    histogram_bins: int = _f(16, "Bins per channel of the foreground/background colour histograms.", unit="bins", range=(4, 64))
+    model_update: float = _f(0.1, "How fast the colour model follows the object's appearance each frame.", unit="fraction/frame", range=(0.0, 1.0))
+    min_area_fraction: float = _f(0.05, "Connected parts smaller than this fraction of the object are dropped.", unit="fraction", range=(0.0, 1.0))
+    feather_px: float = _f(1.5, "Width of the soft edge of the compositing matte, outside the binary mask.", unit="px", range=(0.0, 32.0))
+    model: str = _f("vit_b", "SAM variant for the 'sam' backend.", choices=("vit_b", "vit_l", "vit_h"))
+    checkpoint: str = _f("", "Local SAM checkpoint (sam_vit_*.pth) for the 'sam' backend.")
+
+
+@dataclass
+class DepthConfig:
+    """Object shape and scene depth (analyse pass)."""
+
+    backend: str = _f("silhouette", "Depth backend: 'silhouette' (inflate the matte, no weights) or 'midas' ([models]).", choices=("silhouette", "midas"))
+    profile: str = _f("round", "Cross-section of the inflated silhouette: 'round' (circular, like a sphere or bottle) or 'flat' (rounded slab).", choices=("round", "flat"))
+    model: str = _f("midas_v21_small", "MiDaS/DPT variant for the 'midas' backend.", choices=("midas_v21_small", "dpt_hybrid", "dpt_large"))
+    checkpoint: str = _f("", "Local MiDaS/DPT checkpoint for the 'midas' backend.")
+
+
+@dataclass
+class PlateConfig:
+    """Clean plate: the background hidden behind the object (plate pass)."""
+
+    backend: str = _f("propagate", "Background recovery: 'propagate' (flow-guided from other frames, then OpenCV inpainting) or 'sd' (Stable Diffusion on keyframes, [models]).", choices=("propagate", "sd"))
+    max_age: int = _f(0, "Farthest frame (in frames) background may be carried from; 0 = the whole clip.", unit="frames", range=(0, 100000))
+    hole_dilate_px: int = _f(3, "Grow the object's mask by this much before recovering what is behind it, so its anti-aliased edge and shadow fringe are replaced too.", unit="px", range=(0, 64))
+    inpaint_radius_px: int = _f(5, "Neighbourhood radius of OpenCV inpainting for pixels no frame ever shows.", unit="px", range=(1, 64))
+    inpaint_method: str = _f("telea", "OpenCV inpainting method for never-seen pixels.", choices=("telea", "ns"))
+    checkpoint: str = _f("", "Local Stable Diffusion inpainting folder or single file for the 'sd' backend.")
+
+
+@dataclass
+class GlassConfig:
+    """The look of the glass (render pass): every value has a physical meaning."""
+
+    mode: str = _f("solid", "'solid': the object is a lens (a sphere inverts what is behind it); 'hollow': thin walls, distortion mostly at the rims (a drinking glass).", choices=("solid", "hollow"))
+    ior: float = _f(1.5, "Index of refraction (water 1.33, glass 1.5, crystal 1.6, diamond 2.42).", unit="", range=(1.0, 3.0))
+    thickness: float = _f(1.0, "Depth of the object front to back, as a fraction of its half-width on screen (1 = round like a sphere).", unit="half-widths", range=(0.05, 4.0))
+    wall: float = _f(0.08, "Wall thickness of a hollow object, as a fraction of its half-width.", unit="half-widths", range=(0.005, 1.0))
+    plate_distance: float = _f(2.0, "Distance from the object's back to the background it shows, in object half-widths (farther = stronger lens inversion).", unit="half-widths", range=(0.0, 100.0))
+    reflectivity: float = _f(1.0, "Scale on Schlick's Fresnel reflectance (1 = physical for the IOR).", unit="", range=(0.0, 4.0))
+    environment_blur_px: float = _f(12.0, "Blur of the environment (taken from the plate) seen in reflections.", unit="px", range=(0.0, 200.0))
+    highlights: float = _f(1.0, "How much of the input's specular highlights is kept on the glass.", unit="", range=(0.0, 4.0))
+    highlight_threshold: float = _f(0.12, "Brightness above the local surround that counts as a highlight.", unit="fraction of white", range=(0.0, 1.0))
+    tint: tuple[float, float, float] = _f((1.0, 1.0, 1.0), "Linear RGB transmittance through one half-width of material (Beer-Lambert); (1,1,1) = colourless.", unit="per half-width", range=(0.0, 1.0))
+    frost: float = _f(0.0, "Blur of the transmitted image per half-width of thickness (frosted glass).", unit="px per half-width", range=(0.0, 100.0))
+    dispersion: float = _f(0.0, "IOR difference between blue and red (Abbe-style spread; crown glass ~0.01, flint ~0.03).", unit="", range=(0.0, 0.2))
+    edge_px: float = _f(1.0, "Anti-aliased edge width of the glass layer.", unit="px", range=(0.0, 16.0))
+
+
+@dataclass
+class TemporalConfig:
+    """Steadiness: blend each render with the previous output warped by flow."""
+
+    strength: float = _f(0.6, "Weight of the warped previous output where flow is trusted and the render agrees (0 = off).", unit="fraction", range=(0.0, 0.95))
+    agreement: float = _f(0.08, "Colour difference (0-1 scale) at which the previous output stops being trusted, so new content comes through.", unit="fraction of white", range=(0.001, 1.0))
+    cut_threshold: float = _f(0.35, "Mean absolute difference between consecutive input frames above which a scene cut resets the blend.", unit="fraction of white", range=(0.0, 1.0))
+
+
+@dataclass
+class Config:
+    """All settings of a glassvid run."""
+
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    masks: MaskConfig = field(default_factory=MaskConfig)
+    depth: DepthConfig = field(default_factory=DepthConfig)
+    plate: PlateConfig = field(default_factory=PlateConfig)
+    glass: GlassConfig = field(default_factory=GlassConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (tuples become lists), for YAML/JSON and hashing."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def section_hash(self, *sections: str) -> str:
+        """Stable hash of the named sections, for cache keys."""
+        d = self.to_dict()
+        blob = json.dumps({s: d[s] for s in sections}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> "Config":
+        """A copy with ``{section: {key: value}}`` applied and validated."""
+        new = copy.deepcopy(self)
+        for section, values in overrides.items():
+            if section in ("description",):
+                continue
+            target = _section(new, section)
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"config section '{section}' must be a mapping of keys to values, got {values!r}")
+            for key, value in values.items():
+                _assign(target, section, key, value)
+        return new
+
+
+SECTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config))
+
+
+def _section(cfg: Config, name: str) -> Any:
+    if name not in SECTIONS:
+        raise ConfigError(f"unknown config section '{name}'; known sections: {', '.join(SECTIONS)}")
+    return getattr(cfg, name)
+
+
+def _assign(target: Any, section: str, key: str, value: Any) -> None:
+    """Validate ``value`` against the field's type, range and choices, then set it."""
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    if key not in fields:
+        raise ConfigError(f"unknown config key '{section}.{key}'; known keys in '{section}': {', '.join(fields)}")
+    f = fields[key]
+    meta = f.metadata
+    name = f"{section}.{key}"
+    current = getattr(target, key)
+    value = _coerce(name, value, current)
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(meta['choices'])}")
+    rng = meta.get("range")
+    if rng is not None:
+        items = value if isinstance(value, tuple) else (value,)
+        for v in items:
+            if not (rng[0] <= v <= rng[1]):
+                unit = f" {meta['unit']}" if meta.get("unit") else ""
+                raise ConfigError(f"{name}={value!r} is out of range: expected {rng[0]} to {rng[1]}{unit}")
+    setattr(target, key, value)
+
+
+def _coerce(name: str, value: Any, current: Any) -> Any:
+    """Convert ``value`` (possibly a string from the command line) to the type of ``current``."""
+    try:
+        if isinstance(current, bool):
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if isinstance(current, tuple):
+            if isinstance(value, str):
+                value = [v for v in value.replace("(", "").replace(")", "").replace("[", "").replace("]", "").split(",") if v.strip()]
+            items = tuple(float(v) for v in value)
+            if len(items) != len(current):
+                raise ValueError(value)
+            return items
+        if isinstance(current, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, str):
+            return "" if value is None else str(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    kind = f"{len(current)} comma-separated numbers" if isinstance(current, tuple) else type(current).__name__
+    raise ConfigError(f"{name}={value!r} is not a valid {kind}")
+
+
+# ---------------------------------------------------------------------------- presets
+
+
+def configs_dir() -> Path:
+    """Folder holding the preset YAML files (``$GLASSVID_CONFIGS`` overrides)."""
+    env = os.environ.get("GLASSVID_CONFIGS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def list_presets() -> dict[str, str]:
+    """Preset name -> its one-line description, sorted by name."""
+    out: dict[str, str] = {}
+    folder = configs_dir()
+    for path in sorted(folder.glob("*.yaml")):
+        data = _read_yaml(path)
+        out[path.stem] = str(data.get("description", "")).strip()
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file '{path}': {exc.strerror or exc}; check the path") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise ConfigError(f"config file '{path}' is not valid YAML{where}; fix the syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of sections (flow, masks, glass, ...), got {type(data).__name__}")
+    return data
+
+
+def parse_set(expr: str) -> tuple[str, str, str]:
+    """Split ``section.key=value`` into its parts."""
+    if "=" not in expr or "." not in expr.split("=", 1)[0]:
+        raise ConfigError(f"--set expects section.key=value (e.g. glass.ior=1.33), got '{expr}'")
+    lhs, value = expr.split("=", 1)
+    section, key = lhs.strip().split(".", 1)
+    return section, key, value.strip()
+
+
+def load_config(
+    preset: str | None = None,
+    config_file: str | os.PathLike | None = None,
+    sets: Sequence[str] = (),
+    *,
+    base: Config | None = None,
+) -> Config:
+    """Build a :class:`Config`: ``base`` (or defaults), then a preset, a YAML file, ``--set`` overrides."""
+    cfg = copy.deepcopy(base) if base is not None else Config()
+    if preset:
+        path = configs_dir() / f"{preset}.yaml"
+        if not path.is_file():
+            known = ", ".join(list_presets()) or "(none found)"
+            raise ConfigError(f"unknown preset '{preset}'; known presets: {known} (see `glassvid presets`)")
+        cfg = cfg.with_overrides(_read_yaml(path))
+    if config_file:
+        cfg = cfg.with_overrides(_read_yaml(Path(config_file)))
+    overrides: dict[str, dict[str, Any]] = {}
+    for expr in sets:
+        section, key, value = parse_set(expr)
+        overrides.setdefault(section, {})[key] = value
+    return cfg.with_overrides(overrides)
+
+
+def describe_fields() -> list[tuple[str, str, str, str]]:
+    """(``section.key``, default, unit/range, help) for every field: the reference for docs and ``--help``."""
+    rows = []
+    default = Config()
+    for section in SECTIONS:
+        obj = getattr(default, section)
+        for f in dataclasses.fields(obj):
+            m = f.metadata
+            if m.get("choices"):
+                rule = "one of " + "|".join(m["choices"])
+            elif m.get("range"):
+                rule = f"{m['range'][0]}..{m['range'][1]} {m.get('unit', '')}".strip()
+            else:
+                rule = m.get("unit", "")
+            rows.append((f"{section}.{f.name}", repr(getattr(obj, f.name)), rule, m.get("help", "")))
+    return rows

@@ -1,0 +1,34 @@
+"""Optical flow stage: ``estimator(a, b) -> flow a->b`` (see :mod:`glassvid.flow.ops` for the convention)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from glassvid.config import FlowConfig
+from glassvid.registry import Registry
+
+FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``(a, b) -> HxWx2 float32`` flow from RGB uint8 frame ``a`` to frame ``b``."""
+
+FLOW_BACKENDS: Registry[FlowEstimator] = Registry("flow")
+
+
+@FLOW_BACKENDS.register("dis")
+def build_dis(cfg: FlowConfig) -> FlowEstimator:
+    from glassvid.flow.dis import DISFlow
+
+    return DISFlow(preset=cfg.preset, scale=cfg.scale)
+
+
+@FLOW_BACKENDS.register("raft")
+def build_raft(cfg: FlowConfig) -> FlowEstimator:
+    from glassvid.flow.raft import RAFTFlow
+
+    return RAFTFlow.from_checkpoint(cfg.checkpoint, model=cfg.model, scale=cfg.scale)
+
+
+def build_flow(cfg: FlowConfig) -> FlowEstimator:
+    """The flow estimator named by ``cfg.backend``."""
+    return FLOW_BACKENDS.build(cfg.backend, cfg)

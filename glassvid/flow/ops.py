@@ -1,0 +1,90 @@
+"""Pure flow operations: warping, forward-backward consistency, hole filling.
+
+Convention: a flow ``f`` from frame A to frame B is HxWx2 float32, ``(dx, dy)`` in
+pixels, x right, y down: the content at pixel ``p`` of A is at ``p + f(p)`` in B. So
+backward warping B by ``f`` rebuilds A: ``warp(B, f)(p) = B(p + f(p))``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return xs, ys
+
+
+def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: int = cv2.INTER_LINEAR, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """Backward warp: ``out(p) = image(p + flow(p))``, bilinear. Any dtype/channels cv2.remap takes."""
+    h, w = flow.shape[:2]
+    xs, ys = _grid(h, w)
+    mx = xs + flow[..., 0]
+    my = ys + flow[..., 1]
+    return cv2.remap(image, mx, my, interpolation, borderMode=border)
+
+
+def fb_consistency(flow_fwd: np.ndarray, flow_bwd: np.ndarray, *, alpha1: float = 0.01, alpha2: float = 0.5) -> np.ndarray:
+    """Pixels of A whose flow A->B is confirmed by the flow B->A (Sundaram et al. 2010).
+
+    ``flow_fwd``: A->B, ``flow_bwd``: B->A. A pixel is valid when
+    ``|f + b(p+f)|^2 < alpha1 (|f|^2 + |b(p+f)|^2) + alpha2``; it is also invalid when
+    ``p + f`` leaves the frame. Returns HxW bool (True = trusted).
+    """
+    h, w = flow_fwd.shape[:2]
+    back = warp(flow_bwd, flow_fwd, border=cv2.BORDER_REPLICATE)
+    s = flow_fwd + back
+    lhs = (s**2).sum(-1)
+    rhs = alpha1 * ((flow_fwd**2).sum(-1) + (back**2).sum(-1)) + alpha2
+    xs, ys = _grid(h, w)
+    tx = xs + flow_fwd[..., 0]
+    ty = ys + flow_fwd[..., 1]
+    inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
+    return (lhs < rhs) & inside
+
+
+def fill_holes_smooth(field: np.ndarray, known: np.ndarray, *, levels: int = 12) -> np.ndarray:
+    """Fill ``field`` where ``known`` is False by push-pull interpolation of the known values.
+
+    ``field`` HxW or HxWxC float32; ``known`` HxW bool. Known pixels are returned unchanged.
+    Used to guess the background's motion behind the object from the motion around it.
+    """
+    if known.all() or not known.any():
+        return field.copy() if known.all() else np.zeros_like(field)
+    f = field.astype(np.float32)
+    wgt = known.astype(np.float32)
+    if f.ndim == 3:
+        wgt3 = wgt[..., None]
+    else:
+        wgt3 = wgt
+    pyr_f = [f * wgt3]
+    pyr_w = [wgt]
+    for _ in range(levels):
+        if min(pyr_w[-1].shape[:2]) <= 2:
+            break
+        pyr_f.append(cv2.pyrDown(pyr_f[-1]))
+        pyr_w.append(cv2.pyrDown(pyr_w[-1]))
+    # pull: coarsest estimate, then refine toward fine levels where data exists
+    est = pyr_f[-1] / np.maximum(pyr_w[-1] if f.ndim == 2 else pyr_w[-1][..., None], 1e-6)
+    for lf, lw in zip(reversed(pyr_f[:-1]), reversed(pyr_w[:-1])):
+        up = cv2.resize(est, (lf.shape[1], lf.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if up.ndim < lf.ndim:
+            up = up[..., None]
+        lw3 = lw if f.ndim == 2 else lw[..., None]
+        local = lf / np.maximum(lw3, 1e-6)
+        a = np.clip(lw3, 0.0, 1.0)
+        est = a * local + (1 - a) * up
+    out = np.where(known if f.ndim == 2 else known[..., None], f, est)
+    return out.astype(np.float32)
+
+
+def resize_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a flow field to ``width x height``, scaling its vectors to match."""
+    h, w = flow.shape[:2]
+    if (w, h) == (width, height):
+        return flow
+    out = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    out[..., 0] *= width / w
+    out[..., 1] *= height / h
+    return out

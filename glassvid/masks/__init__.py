@@ -1,0 +1,48 @@
+"""Mask stage: a prompt on one frame, propagated forward and backward through the clip.
+
+Contract: a propagator is built once per clip; ``start(frame, mask)`` returns the
+per-direction state, ``step(state, frame, flow_to_prev)`` returns the next frame's
+``(mask, confidence)``: HxW bool (True = object) and a float in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from glassvid.config import MaskConfig
+from glassvid.registry import Registry
+
+
+class MaskPropagator(Protocol):
+    def initial_mask(self, frame: np.ndarray, prompt: Any) -> np.ndarray:
+        """The object's mask on the prompt frame (RGB uint8 HxWx3 in, HxW bool out)."""
+
+    def start(self, frame: np.ndarray, mask: np.ndarray) -> Any:
+        """Per-direction state seeded with a known frame and its mask."""
+
+    def step(self, state: Any, frame: np.ndarray, flow_to_prev: np.ndarray) -> tuple[np.ndarray, float]:
+        """Mask of ``frame`` given the state of the previous frame and flow frame -> previous frame."""
+
+
+MASK_BACKENDS: Registry[MaskPropagator] = Registry("masks")
+
+
+@MASK_BACKENDS.register("classic")
+def build_classic(cfg: MaskConfig) -> MaskPropagator:
+    from glassvid.masks.classic import ClassicMasks
+
+    return ClassicMasks(cfg)
+
+
+@MASK_BACKENDS.register("sam")
+def build_sam(cfg: MaskConfig) -> MaskPropagator:
+    from glassvid.masks.sam import SamMasks
+
+    return SamMasks.from_checkpoint(cfg)
+
+
+def build_masks(cfg: MaskConfig) -> MaskPropagator:
+    """The mask propagator named by ``cfg.backend``."""
+    return MASK_BACKENDS.build(cfg.backend, cfg)

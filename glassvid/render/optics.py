@@ -1,0 +1,77 @@
+"""Pure optics on per-pixel vector fields (numpy, float32).
+
+Convention: camera at the origin looking down +z; screen x right, y down, in pixels.
+Vectors are ...x3 arrays (x, y, z). A surface normal passed to :func:`refract` faces
+against the incoming ray (``dot(n, d) < 0``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LINEAR_LUT = np.array(
+    [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in np.arange(256) / 255.0], dtype=np.float32
+)
+_SRGB_LUT_SIZE = 4096
+_SRGB_LUT = np.array(
+    [
+        np.clip(round(255.0 * (12.92 * v if v <= 0.0031308 else 1.055 * v ** (1 / 2.4) - 0.055)), 0, 255)
+        for v in np.arange(_SRGB_LUT_SIZE) / (_SRGB_LUT_SIZE - 1)
+    ],
+    dtype=np.uint8,
+)
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """uint8 sRGB -> float32 linear light in [0, 1] (IEC 61966-2-1), via a table."""
+    return _LINEAR_LUT[rgb]
+
+
+def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
+    """float32 linear light (clipped to [0, 1]) -> uint8 sRGB, via a 4096-entry table."""
+    idx = np.clip(lin * (_SRGB_LUT_SIZE - 1) + 0.5, 0, _SRGB_LUT_SIZE - 1).astype(np.int32)
+    return _SRGB_LUT[idx]
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    n = np.sqrt((v * v).sum(-1, keepdims=True))
+    return v / np.maximum(n, 1e-12)
+
+
+def height_normals(height_px: np.ndarray, *, facing: float = -1.0) -> np.ndarray:
+    """Outward unit normals of a surface at depth ``z0 + facing * height`` (HxW, pixels).
+
+    ``facing=-1``: the front surface bulging toward the camera (normals have z < 0);
+    ``facing=+1``: the mirrored back surface (normals have z > 0).
+    """
+    gy, gx = np.gradient(height_px.astype(np.float32))
+    n = np.stack([-gx, -gy, np.full_like(gx, facing)], axis=-1)
+    return normalize(n)
+
+
+def refract(d: np.ndarray, n: np.ndarray, eta: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Snell's law: direction of ``d`` after crossing a surface with normal ``n`` (facing ``-d``).
+
+    ``eta`` = n_from / n_to. Returns ``(t, tir)``: the unit refracted directions and a bool
+    mask of total internal reflection (where ``t`` is the mirror reflection instead).
+    """
+    cosi = -(d * n).sum(-1, keepdims=True)
+    k = 1.0 - eta * eta * (1.0 - cosi * cosi)
+    tir = k[..., 0] < 0
+    t = eta * d + (eta * cosi - np.sqrt(np.maximum(k, 0.0))) * n
+    if tir.any():
+        r = d + 2.0 * cosi * n
+        t = np.where(tir[..., None], r, t)
+    return normalize(t), tir
+
+
+def reflect(d: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Mirror direction of ``d`` about ``n``."""
+    return d - 2.0 * (d * n).sum(-1, keepdims=True) * n
+
+
+def schlick(cos_theta: np.ndarray, ior: float) -> np.ndarray:
+    """Schlick's approximation of Fresnel reflectance for an air/dielectric interface."""
+    f0 = ((ior - 1.0) / (ior + 1.0)) ** 2
+    c = np.clip(cos_theta, 0.0, 1.0)
+    return f0 + (1.0 - f0) * (1.0 - c) ** 5
