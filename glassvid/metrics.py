@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glassvid.errors import InputError
+from glassvid.flow import ops as flow_ops
 
 __all__ = [
     "psnr",
@@ -263,13 +264,8 @@ def warp(image: NDArray, flow: NDArray) -> NDArray:
     img = np.asarray(image)
     if img.ndim not in (2, 3):
         raise InputError(f"warp: expected an HxW or HxWxC image, got shape {img.shape}.")
-    h, w = img.shape[:2]
-    f = _flow_check("warp flow", flow, (h, w))
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    map_x = gx + f[:, :, 0]
-    map_y = gy + f[:, :, 1]
-    out = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(img.shape)  # remap drops a trailing channel of size 1
+    f = _flow_check("warp flow", flow, img.shape[:2])
+    return flow_ops.warp(img, f).reshape(img.shape)  # remap drops a trailing channel of size 1
 
 
 def fb_consistency(
@@ -304,17 +300,7 @@ def fb_consistency(
     """
     ff = _flow_check("flow_fwd", flow_fwd)
     fb = _flow_check("flow_bwd", flow_bwd, ff.shape[:2])
-    h, w = ff.shape[:2]
-    fb_at = warp(fb, ff).astype(np.float64)
-    ff64 = ff.astype(np.float64)
-    s = ff64 + fb_at
-    lhs = np.sum(s * s, axis=2)
-    rhs = alpha1 * (np.sum(ff64 * ff64, axis=2) + np.sum(fb_at * fb_at, axis=2)) + alpha2
-    gx, gy = np.meshgrid(np.arange(w), np.arange(h))
-    tx = gx + ff64[:, :, 0]
-    ty = gy + ff64[:, :, 1]
-    inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
-    return (lhs <= rhs) & inside
+    return flow_ops.fb_consistency(ff, fb, alpha1=alpha1, alpha2=alpha2)
 
 
 def warping_error(

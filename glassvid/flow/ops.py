@@ -20,8 +20,8 @@ def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: int = cv2.INTER_
     """Backward warp: ``out(p) = image(p + flow(p))``, bilinear. Any dtype/channels cv2.remap takes."""
     h, w = flow.shape[:2]
     xs, ys = _grid(h, w)
-    mx = xs + flow[..., 0]
-    my = ys + flow[..., 1]
+    mx = xs + flow[..., 0].astype(np.float32)
+    my = ys + flow[..., 1].astype(np.float32)
     return cv2.remap(image, mx, my, interpolation, borderMode=border)
 
 
@@ -29,11 +29,14 @@ def fb_consistency(flow_fwd: np.ndarray, flow_bwd: np.ndarray, *, alpha1: float 
     """Pixels of A whose flow A->B is confirmed by the flow B->A (Sundaram et al. 2010).
 
     ``flow_fwd``: A->B, ``flow_bwd``: B->A. A pixel is valid when
-    ``|f + b(p+f)|^2 < alpha1 (|f|^2 + |b(p+f)|^2) + alpha2``; it is also invalid when
-    ``p + f`` leaves the frame. Returns HxW bool (True = trusted).
+    ``|f + b(p+f)|^2 <= alpha1 (|f|^2 + |b(p+f)|^2) + alpha2``; it is also invalid when
+    ``p + f`` leaves the frame (the backward flow is not defined there). The
+    motion-boundary test of Ruder et al. 2016 is not applied. Returns HxW bool (True = trusted).
     """
     h, w = flow_fwd.shape[:2]
-    back = warp(flow_bwd, flow_fwd, border=cv2.BORDER_REPLICATE)
+    flow_fwd = flow_fwd.astype(np.float32)
+    back = warp(flow_bwd.astype(np.float32), flow_fwd, border=cv2.BORDER_REPLICATE).astype(np.float64)
+    flow_fwd = flow_fwd.astype(np.float64)
     s = flow_fwd + back
     lhs = (s**2).sum(-1)
     rhs = alpha1 * ((flow_fwd**2).sum(-1) + (back**2).sum(-1)) + alpha2
@@ -41,7 +44,7 @@ def fb_consistency(flow_fwd: np.ndarray, flow_bwd: np.ndarray, *, alpha1: float 
     tx = xs + flow_fwd[..., 0]
     ty = ys + flow_fwd[..., 1]
     inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
-    return (lhs < rhs) & inside
+    return (lhs <= rhs) & inside
 
 
 def fill_holes_smooth(field: np.ndarray, known: np.ndarray, *, levels: int = 12) -> np.ndarray:
