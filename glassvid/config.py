@@ -77,12 +77,15 @@ class DepthConfig:
 class PlateConfig:
     """Clean plate: the background hidden behind the object (plate pass)."""
 
-    backend: str = _f("propagate", "Background recovery: 'propagate' (flow-guided from other frames, then OpenCV inpainting) or 'sd' (Stable Diffusion on keyframes, [models]).", choices=("propagate", "sd"))
+    inpaint: str = _f("opencv", "Fill for pixels no frame ever shows: 'opencv' (inpainting, no weights) or 'sd' (Stable Diffusion inpainting on keyframes, [models]).", choices=("opencv", "sd"))
     max_age: int = _f(0, "Farthest frame (in frames) background may be carried from; 0 = the whole clip.", unit="frames", range=(0, 100000))
     hole_dilate_px: int = _f(3, "Grow the object's mask by this much before recovering what is behind it, so its anti-aliased edge and shadow fringe are replaced too.", unit="px", range=(0, 64))
     inpaint_radius_px: int = _f(5, "Neighbourhood radius of OpenCV inpainting for pixels no frame ever shows.", unit="px", range=(1, 64))
     inpaint_method: str = _f("telea", "OpenCV inpainting method for never-seen pixels.", choices=("telea", "ns"))
-    checkpoint: str = _f("", "Local Stable Diffusion inpainting folder or single file for the 'sd' backend.")
+    checkpoint: str = _f("", "Local Stable Diffusion inpainting model (diffusers folder or single .safetensors file) for inpaint='sd'.")
+    steps: int = _f(25, "Denoising steps of Stable Diffusion inpainting.", unit="steps", range=(1, 200))
+    prompt: str = _f("empty background, photo", "Text prompt for Stable Diffusion inpainting.")
+    seed: int = _f(0, "Random seed of Stable Diffusion inpainting (same seed, same plate).", range=(0, 2**31 - 1))
 
 
 @dataclass
@@ -114,6 +117,14 @@ class TemporalConfig:
 
 
 @dataclass
+class RuntimeConfig:
+    """Where model backends run."""
+
+    device: str = _f("auto", "Device for model backends: 'auto' (CUDA if available, else CPU), 'cpu', 'cuda', 'cuda:N', 'mps'.")
+    threads: int = _f(0, "CPU threads for model backends; 0 = library default.", unit="threads", range=(0, 256))
+
+
+@dataclass
 class Config:
     """All settings of a glassvid run."""
 
@@ -123,6 +134,7 @@ class Config:
     plate: PlateConfig = field(default_factory=PlateConfig)
     glass: GlassConfig = field(default_factory=GlassConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (tuples become lists), for YAML/JSON and hashing."""

@@ -134,19 +134,19 @@ class Pipeline:
     @property
     def flow(self) -> FlowEstimator:
         if self._flow is None:
-            self._flow = build_flow(self.config.flow)
+            self._flow = build_flow(self.config.flow, self.config.runtime)
         return self._flow
 
     @property
     def masks(self) -> MaskPropagator:
         if self._masks is None:
-            self._masks = build_masks(self.config.masks)
+            self._masks = build_masks(self.config.masks, self.config.runtime)
         return self._masks
 
     @property
     def depth(self) -> DepthEstimator:
         if self._depth is None:
-            self._depth = build_depth(self.config.depth)
+            self._depth = build_depth(self.config.depth, self.config.runtime)
         return self._depth
 
     # -- the run ----------------------------------------------------------------------------

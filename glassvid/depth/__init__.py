@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from glassvid.config import DepthConfig
+from glassvid.config import DepthConfig, RuntimeConfig
 from glassvid.registry import Registry
 
 
@@ -30,19 +30,19 @@ DEPTH_BACKENDS: Registry[DepthEstimator] = Registry("depth")
 
 
 @DEPTH_BACKENDS.register("silhouette")
-def build_silhouette(cfg: DepthConfig) -> DepthEstimator:
+def build_silhouette(cfg: DepthConfig, runtime: RuntimeConfig | None = None) -> DepthEstimator:
     from glassvid.depth.silhouette import SilhouetteDepth
 
     return SilhouetteDepth(profile=cfg.profile)
 
 
 @DEPTH_BACKENDS.register("midas")
-def build_midas(cfg: DepthConfig) -> DepthEstimator:
+def build_midas(cfg: DepthConfig, runtime: RuntimeConfig | None = None) -> DepthEstimator:
     from glassvid.depth.midas import MidasDepth
 
-    return MidasDepth.from_checkpoint(cfg)
+    return MidasDepth.from_config(cfg, runtime)
 
 
-def build_depth(cfg: DepthConfig) -> DepthEstimator:
+def build_depth(cfg: DepthConfig, runtime: RuntimeConfig | None = None) -> DepthEstimator:
     """The depth estimator named by ``cfg.backend``."""
-    return DEPTH_BACKENDS.build(cfg.backend, cfg)
+    return DEPTH_BACKENDS.build(cfg.backend, cfg, runtime)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from glassvid.config import FlowConfig
+from glassvid.config import FlowConfig, RuntimeConfig
 from glassvid.registry import Registry
 
 FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -16,19 +16,19 @@ FLOW_BACKENDS: Registry[FlowEstimator] = Registry("flow")
 
 
 @FLOW_BACKENDS.register("dis")
-def build_dis(cfg: FlowConfig) -> FlowEstimator:
+def build_dis(cfg: FlowConfig, runtime: RuntimeConfig | None = None) -> FlowEstimator:
     from glassvid.flow.dis import DISFlow
 
     return DISFlow(preset=cfg.preset, scale=cfg.scale)
 
 
 @FLOW_BACKENDS.register("raft")
-def build_raft(cfg: FlowConfig) -> FlowEstimator:
+def build_raft(cfg: FlowConfig, runtime: RuntimeConfig | None = None) -> FlowEstimator:
     from glassvid.flow.raft import RAFTFlow
 
-    return RAFTFlow.from_checkpoint(cfg.checkpoint, model=cfg.model, scale=cfg.scale)
+    return RAFTFlow.from_config(cfg, runtime)
 
 
-def build_flow(cfg: FlowConfig) -> FlowEstimator:
+def build_flow(cfg: FlowConfig, runtime: RuntimeConfig | None = None) -> FlowEstimator:
     """The flow estimator named by ``cfg.backend``."""
-    return FLOW_BACKENDS.build(cfg.backend, cfg)
+    return FLOW_BACKENDS.build(cfg.backend, cfg, runtime)

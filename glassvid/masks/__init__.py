@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from glassvid.config import MaskConfig
+from glassvid.config import MaskConfig, RuntimeConfig
 from glassvid.registry import Registry
 
 
@@ -30,19 +30,19 @@ MASK_BACKENDS: Registry[MaskPropagator] = Registry("masks")
 
 
 @MASK_BACKENDS.register("classic")
-def build_classic(cfg: MaskConfig) -> MaskPropagator:
+def build_classic(cfg: MaskConfig, runtime: RuntimeConfig | None = None) -> MaskPropagator:
     from glassvid.masks.classic import ClassicMasks
 
     return ClassicMasks(cfg)
 
 
 @MASK_BACKENDS.register("sam")
-def build_sam(cfg: MaskConfig) -> MaskPropagator:
+def build_sam(cfg: MaskConfig, runtime: RuntimeConfig | None = None) -> MaskPropagator:
     from glassvid.masks.sam import SamMasks
 
-    return SamMasks.from_checkpoint(cfg)
+    return SamMasks.from_config(cfg, runtime)
 
 
-def build_masks(cfg: MaskConfig) -> MaskPropagator:
+def build_masks(cfg: MaskConfig, runtime: RuntimeConfig | None = None) -> MaskPropagator:
     """The mask propagator named by ``cfg.backend``."""
-    return MASK_BACKENDS.build(cfg.backend, cfg)
+    return MASK_BACKENDS.build(cfg.backend, cfg, runtime)

@@ -35,3 +35,46 @@ class PlateCrop:
         x0, y0, x1, y1 = self.box
         conf[y0:y1, x0:x1] = np.where(np.isfinite(self.age), 0.5 ** (self.age / half_life), 0.0)
         return conf
+
+
+# -- filling what no frame shows ----------------------------------------------------------
+
+from typing import Protocol  # noqa: E402
+
+from glassvid.config import PlateConfig, RuntimeConfig  # noqa: E402
+from glassvid.registry import Registry  # noqa: E402
+
+
+class Inpainter(Protocol):
+    """Fills never-seen pixels: ``(rgb HxWx3 uint8, unknown HxW bool) -> HxWx3 uint8``.
+
+    Known pixels come back unchanged. ``per_keyframe`` is True for expensive backends,
+    which the plate pass runs on keyframes only and carries to the frames between
+    along the flow, so what they invent stays put over time.
+    """
+
+    per_keyframe: bool
+
+    def __call__(self, rgb: np.ndarray, unknown: np.ndarray) -> np.ndarray: ...
+
+
+INPAINT_BACKENDS: Registry[Inpainter] = Registry("inpaint")
+
+
+@INPAINT_BACKENDS.register("opencv")
+def build_opencv(cfg: PlateConfig, runtime: RuntimeConfig | None = None) -> Inpainter:
+    from glassvid.plate.inpaint import OpenCVInpainter
+
+    return OpenCVInpainter(radius_px=cfg.inpaint_radius_px, method=cfg.inpaint_method)
+
+
+@INPAINT_BACKENDS.register("sd")
+def build_sd(cfg: PlateConfig, runtime: RuntimeConfig | None = None) -> Inpainter:
+    from glassvid.plate.sd import SDInpainter
+
+    return SDInpainter.from_config(cfg, runtime)
+
+
+def build_inpainter(cfg: PlateConfig, runtime: RuntimeConfig | None = None) -> Inpainter:
+    """The inpainter named by ``cfg.inpaint``."""
+    return INPAINT_BACKENDS.build(cfg.inpaint, cfg, runtime)
