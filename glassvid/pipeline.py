@@ -29,7 +29,8 @@ from glassvid.config import Config
 from glassvid.depth import DepthEstimator, build_depth
 from glassvid.errors import InputError, OutputError, PromptError
 from glassvid.flow import FlowEstimator, build_flow
-from glassvid.io import ClipInfo, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
+from glassvid.flow.ops import fb_consistency
+from glassvid.io import ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
 from glassvid.masks.matte import feather
 from glassvid.plate import PlateCrop
@@ -244,13 +245,15 @@ class Pipeline:
             log.info("frames: reused %s", store.dir)
             return
         with self._timed(run, "frames", store) as t:
+            pts: list[int | None] = []
             for frame in read_frames(input, frames=run.frames, fps=fps):
                 i = frame.index - run.frames.start
                 if not store.has("rgb", i):
                     store.save_array("rgb", i, frame.rgb)
-                t.tick(run.n)
+                pts.append(frame.pts)
+                t.tick(1)
                 self.progress("frames", i + 1, run.n)
-            store.mark_complete({"frames": run.n})
+            store.mark_complete({"frames": run.n, "pts": pts})
 
     # -- 2: analyse ---------------------------------------------------------------------------
     def _analyse_pass(self, run: _Run, prompt: Prompt | None, matte: Any) -> None:
@@ -331,8 +334,10 @@ class Pipeline:
                     state = self.masks.start(run.frame(last), store.load_mask("mask", last))
                 # flow from frame i to its predecessor in this direction
                 pair = store.load_arrays("flow", max(i, i - direction))
-                flow_to_prev = pair["bwd"] if direction > 0 else pair["fwd"]
-                mask, conf = self.masks.step(state, run.frame(i), flow_to_prev.astype(np.float32))
+                to_prev, from_prev = (pair["bwd"], pair["fwd"]) if direction > 0 else (pair["fwd"], pair["bwd"])
+                to_prev = to_prev.astype(np.float32)
+                valid = fb_consistency(to_prev, from_prev.astype(np.float32))
+                mask, conf = self.masks.step(state, run.frame(i), to_prev, valid)
                 store.save_mask("mask", i, mask)
                 yield i, conf
 
@@ -408,6 +413,7 @@ class Pipeline:
     def _render_pass(self, run: _Run, output: Any) -> None:
         gcfg, tcfg = self.config.glass, self.config.temporal
         feather_px = self.config.masks.feather_px + gcfg.edge_px
+        pts = run.frame_store.meta()["pts"]
         with self._timed(run, "render", None) as t:
             with open_sink(output, run.info, frames=run.frames, audio_from=run.info.path if run.info.kind == "video" else None) as sink:
                 prev_frame = prev_out = None
@@ -421,7 +427,7 @@ class Pipeline:
                     if prev_out is not None and not is_scene_cut(prev_frame, frame, tcfg.cut_threshold):
                         flows = run.analyse_store.load_arrays("flow", i)
                         out = temporal_blend(out, prev_out, flows["bwd"].astype(np.float32), flows["fwd"].astype(np.float32), matte > 0, tcfg)
-                    sink.write(out)
+                    sink.write(Frame(index=run.frames.start + i, rgb=out, pts=pts[i]))
                     prev_frame, prev_out = frame, out
                     t.tick(1)
                     self.progress("render", i + 1, run.n)

@@ -22,8 +22,11 @@ class MaskPropagator(Protocol):
     def start(self, frame: np.ndarray, mask: np.ndarray) -> Any:
         """Per-direction state seeded with a known frame and its mask."""
 
-    def step(self, state: Any, frame: np.ndarray, flow_to_prev: np.ndarray) -> tuple[np.ndarray, float]:
-        """Mask of ``frame`` given the state of the previous frame and flow frame -> previous frame."""
+    def step(self, state: Any, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """Mask of ``frame`` given the state of the previous frame and flow frame -> previous frame.
+
+        ``valid``: HxW bool, where that flow passed the forward-backward check (None = all).
+        """
 
 
 MASK_BACKENDS: Registry[MaskPropagator] = Registry("masks")

@@ -24,6 +24,11 @@ from glassvid.prompts import Prompt
 _BG_RING_FACTOR = 0.5  # background sample ring: this fraction of the object's size, at least _BG_RING_MIN_PX
 _BG_RING_MIN_PX = 12
 _GRABCUT_ITERATIONS = 5
+_PRIOR_CAP = 0.12  # a warped mask's 0/1 is read as 0.12/0.88: flow is good, not certain
+_COLOUR_CAP = 0.02
+_DENSITY_FLOOR = 1e-5
+_REALIGN_RADIUS_PX = 2  # largest per-frame correction of the carried mask's position  # added to every normalised histogram bin
+_DISOCCLUDED_PRIOR = 0.3  # prior of object where the flow fails its forward-backward check
 _POINT_SEED_RADIUS_FRACTION = 0.01  # seed disk of a point prompt, fraction of the frame diagonal
 
 
@@ -43,6 +48,43 @@ def crop_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
         return None
     h, w = mask.shape
     return (max(0, xs.min() - margin), max(0, ys.min() - margin), min(w, xs.max() + 1 + margin), min(h, ys.max() + 1 + margin))
+
+
+def _logit(p: np.ndarray, eps: float) -> np.ndarray:
+    p = np.clip(p, eps, 1.0 - eps)
+    return np.log(p / (1.0 - p))
+
+
+def fuse(prior: np.ndarray, colour: np.ndarray, colour_weight: float) -> np.ndarray:
+    """Combine the flow prior and the colour posterior as weighted log-odds.
+
+    The prior of a warped binary mask is 0 or 1 almost everywhere, so it is capped
+    (``_PRIOR_CAP``) to leave room for evidence; a decisive colour model then moves the
+    boundary, an ambiguous one (similar colours on both sides) leaves the prior standing.
+    """
+    w = 2.0 * colour_weight
+    z = (2.0 - w) * _logit(prior, _PRIOR_CAP) + w * _logit(colour, _COLOUR_CAP)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def realign(prior: np.ndarray, p_colour: np.ndarray, radius: int) -> np.ndarray:
+    """Shift ``prior`` by the whole-pixel translation (up to ``radius``) that best fits the colour model.
+
+    Flow inside a textureless object (a plain cup) underestimates its motion -- the
+    aperture problem -- so a carried mask lags a little every frame. The object's
+    outline is what the colour model sees best: slide the carried mask over the colour
+    log-odds and keep the shift with the highest total agreement (a matched filter).
+    """
+    if radius <= 0:
+        return prior
+    score = _logit(p_colour, _COLOUR_CAP).astype(np.float32)
+    padded = cv2.copyMakeBorder(score, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0.0)
+    fit = cv2.matchTemplate(padded, prior.astype(np.float32), cv2.TM_CCORR)
+    dy, dx = np.unravel_index(int(np.argmax(fit)), fit.shape)
+    if fit[dy, dx] <= fit[radius, radius] + 1e-3 * max(1.0, float(prior.sum())):
+        return prior
+    m = np.float32([[1, 0, dx - radius], [0, 1, dy - radius]])
+    return cv2.warpAffine(prior, m, (prior.shape[1], prior.shape[0]), flags=cv2.INTER_NEAREST, borderValue=0.0)
 
 
 class ClassicMasks:
@@ -85,10 +127,18 @@ class ClassicMasks:
         fg, bg = self._histograms(frame, mask)
         return ClassicState(mask=mask.astype(bool), fg_hist=fg, bg_hist=bg)
 
-    def step(self, state: ClassicState, frame: np.ndarray, flow_to_prev: np.ndarray) -> tuple[np.ndarray, float]:
-        """Propagate ``state.mask`` onto ``frame``; updates ``state`` in place."""
+    def step(self, state: ClassicState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """Propagate ``state.mask`` onto ``frame``; updates ``state`` in place.
+
+        ``valid`` (HxW bool, optional): where ``flow_to_prev`` passed the forward-backward
+        check. Pixels that fail it were hidden in the previous frame -- mostly background
+        the object just uncovered -- so the prior there leans to background instead of
+        trusting a flow that smears the object's motion into its wake.
+        """
         h, w = frame.shape[:2]
         prior = warp(state.mask.astype(np.float32), flow_to_prev, border=cv2.BORDER_CONSTANT)
+        if valid is not None:
+            prior = np.where(valid, prior, np.minimum(prior, _DISOCCLUDED_PRIOR))
         hard = prior > 0.5
         band_px = self.cfg.refine_band_px
         box = crop_box(hard, band_px + 2)
@@ -103,8 +153,10 @@ class ClassicMasks:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band_px + 1, 2 * band_px + 1))
             band = (cv2.dilate(hc, k) > 0) & ~(cv2.erode(hc, k) > 0)
             p_col = self._fg_probability(crop, state.fg_hist, state.bg_hist)
-            wgt = self.cfg.colour_weight
-            post = np.where(band, (1 - wgt) * p + wgt * p_col, p)
+            p = realign(p, p_col, _REALIGN_RADIUS_PX)
+            hc = (p > 0.5).astype(np.uint8)
+            band = (cv2.dilate(hc, k) > 0) & ~(cv2.erode(hc, k) > 0)
+            post = np.where(band, fuse(p, p_col, self.cfg.colour_weight), p)
             post = cv2.GaussianBlur(post, (0, 0), 1.0)
             confidence = float(np.mean(np.abs(post[band] - 0.5)) * 2.0) if band.any() else 1.0
         else:
@@ -139,9 +191,20 @@ class ClassicMasks:
         x0, y0, x1, y1 = crop_box(mask, ring)  # type: ignore[misc]
         m = mask[y0:y1, x0:x1]
         q = self._quantise(frame[y0:y1, x0:x1])
-        fg = np.bincount(q[m], minlength=n).astype(np.float32) + 0.5
-        bg = np.bincount(q[~m], minlength=n).astype(np.float32) + 0.5
-        return fg / fg.sum(), bg / bg.sum()
+        return self._density(q[m]), self._density(q[~m])
+
+    def _density(self, codes: np.ndarray) -> np.ndarray:
+        """Colour density from quantised codes: a histogram smoothed over neighbouring bins.
+
+        Smoothing lets unseen shades of a seen colour count (shading varies frame to
+        frame); the floor keeps never-seen colours from deciding anything (p = 0.5).
+        """
+        b = self.bins
+        hist = np.bincount(codes, minlength=b**3).astype(np.float32).reshape(b, b, b)
+        for axis in range(3):
+            hist = (hist + np.roll(hist, 1, axis) + np.roll(hist, -1, axis)) / 3.0
+        hist = hist.ravel() / max(float(hist.sum()), 1.0) + _DENSITY_FLOOR
+        return (hist / hist.sum()).astype(np.float32)
 
     def _fg_probability(self, rgb: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
         q = self._quantise(rgb)
