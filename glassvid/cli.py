@@ -155,6 +155,27 @@ def convert(input: str, output: str, box: str | None, points: tuple[str, ...], b
     log.info("wrote %s (%d frames, %dx%d, %.3g fps)", output, result.frame_count, result.width, result.height, result.fps)
 
 
+@main.command("eval")
+@click.argument("result", required=False, type=click.Path(path_type=str))
+@click.option("--gt", "gt", required=True, type=click.Path(path_type=str), help="Ground-truth folder (input/, glass/, plate/, mask/ or frames/, masks/).")
+@click.option("--masks", type=click.Path(path_type=str), help="Folder of the result's per-frame masks (scores J and F).")
+@click.option("--plate", type=click.Path(path_type=str), help="Folder of the result's per-frame plates (scores background recovery).")
+@click.option("--prompt-frame", type=int, default=0, show_default=True, help="Frame the masks were prompted on (not scored).")
+@click.option("--no-baselines", is_flag=True, help="Skip the baselines (input, inpainting, 50 % blend, true plate).")
+@click.option("--json", "json_out", type=click.Path(path_type=str), help="Write every figure, per frame too, as JSON.")
+def eval_command(result: str | None, gt: str, masks: str | None, plate: str | None, prompt_frame: int, no_baselines: bool, json_out: str | None) -> None:
+    """Measure RESULT (a video or image sequence) against ground truth and baselines."""
+    import json
+
+    from glassvid.evaluate import evaluate, format_report
+
+    report = evaluate(result, gt, masks=masks, plate=plate, prompt_frame=prompt_frame, baselines=not no_baselines)
+    click.echo(format_report(report))
+    if json_out:
+        with open(json_out, "w") as fh:
+            json.dump(report.to_dict(), fh, indent=1)
+
+
 @main.command()
 def presets() -> None:
     """List the look presets, one line each."""

@@ -43,7 +43,9 @@ class FlowConfig:
 
     backend: str = _f("dis", "Flow backend: 'dis' (OpenCV DIS, no weights) or 'raft' (torchvision RAFT, [models]).", choices=("dis", "raft"))
     preset: str = _f("fast", "DIS preset: speed/quality trade-off.", choices=("ultrafast", "fast", "medium"))
-    scale: float = _f(1.0, "Compute flow at this fraction of the frame size; flow is upsampled back.", unit="fraction", range=(0.1, 1.0))
+    scale: float = _f(1.0, "DIS: compute flow at this fraction of the frame size; flow is upsampled back.", unit="fraction", range=(0.1, 1.0))
+    raft_scale: float = _f(0.5, "RAFT: compute flow at this fraction of the frame size (RAFT's memory grows with the square of the pixel count: 14 GiB at 1080p full size).", unit="fraction", range=(0.1, 1.0))
+    raft_iterations: int = _f(12, "RAFT: refinement iterations (more = slower, slightly better).", unit="iterations", range=(1, 32))
     model: str = _f("raft_small", "RAFT variant for the 'raft' backend.", choices=("raft_small", "raft_large"))
     checkpoint: str = _f("", "Local RAFT checkpoint (.pth / .safetensors) for the 'raft' backend.")
 
@@ -61,6 +63,9 @@ class MaskConfig:
     feather_px: float = _f(1.5, "Width of the soft edge of the compositing matte, outside the binary mask.", unit="px", range=(0.0, 32.0))
     model: str = _f("vit_b", "SAM variant for the 'sam' backend.", choices=("vit_b", "vit_l", "vit_h"))
     checkpoint: str = _f("", "Local SAM checkpoint (sam_vit_*.pth) for the 'sam' backend.")
+    sam_keyframe_interval: int = _f(1, "SAM backend: compute the image embedding (the expensive part) every N frames; in between, the last embedding is reused with the flow-carried prompts, faster but only sound for small motion. 1 = every frame.", unit="frames", range=(1, 100000))
+    sam_reembed_below_confidence: float = _f(0.5, "SAM backend, with sam_keyframe_interval > 1: re-embed a frame between keyframes when its confidence with the reused embedding falls below this (0 = never).", unit="fraction", range=(0.0, 1.0))
+    sam_interior_point: bool = _f(True, "SAM backend: besides the carried box and mask logits, prompt each frame with a positive point at the carried mask's deepest interior pixel.")
 
 
 @dataclass
@@ -69,8 +74,12 @@ class DepthConfig:
 
     backend: str = _f("silhouette", "Depth backend: 'silhouette' (inflate the matte, no weights) or 'midas' ([models]).", choices=("silhouette", "midas"))
     profile: str = _f("round", "Cross-section of the inflated silhouette: 'round' (circular, like a sphere or bottle) or 'flat' (rounded slab).", choices=("round", "flat"))
-    model: str = _f("midas_v21_small", "MiDaS/DPT variant for the 'midas' backend.", choices=("midas_v21_small", "dpt_hybrid", "dpt_large"))
-    checkpoint: str = _f("", "Local MiDaS/DPT checkpoint for the 'midas' backend.")
+    model: str = _f("midas_v21_small", "MiDaS/DPT variant for the 'midas' backend: 'midas_v21_small' (EfficientNet-Lite3, fast) or a DPT model, 'dpt_hybrid' / 'dpt_large' (ViT, slower, better).", choices=("midas_v21_small", "dpt_hybrid", "dpt_large"))
+    checkpoint: str = _f("", "Local checkpoint for the 'midas' backend: midas_v21_small_256.pt (or .safetensors) for midas_v21_small; a transformers folder (config.json + model.safetensors, e.g. Intel/dpt-hybrid-midas) for the DPT models.")
+    input_size: int = _f(0, "Size the 'midas' model sees the frame at (rounded to a multiple of 32); 0 = the model's own (256 for midas_v21_small, 384 for DPT). Larger = finer detail, slower (cost grows with its square).", unit="px", range=(0, 2048))
+    object_weight: float = _f(0.5, "How much the model's depth inside the mask shapes the object's height, against the inflated silhouette (0 = silhouette only).", unit="fraction", range=(0.0, 1.0))
+    temporal_alignment: bool = _f(True, "Fit each frame's scene depth to the previous frames' (scale and shift over the background) so its scale does not flicker; off = each frame normalised alone.")
+    temporal_memory: float = _f(0.5, "Share of the alignment reference carried over from earlier frames each frame (0 = align to the previous frame only).", unit="fraction/frame", range=(0.0, 0.95))
 
 
 @dataclass
@@ -86,6 +95,13 @@ class PlateConfig:
     steps: int = _f(25, "Denoising steps of Stable Diffusion inpainting.", unit="steps", range=(1, 200))
     prompt: str = _f("empty background, photo", "Text prompt for Stable Diffusion inpainting.")
     seed: int = _f(0, "Random seed of Stable Diffusion inpainting (same seed, same plate).", range=(0, 2**31 - 1))
+    negative_prompt: str = _f("object, person, animal, text, watermark, frame, blurry", "What Stable Diffusion inpainting should avoid inventing (used when guidance_scale > 1); empty = none.")
+    guidance_scale: float = _f(7.5, "Classifier-free guidance of Stable Diffusion inpainting: how strongly the prompts steer; 1 = off (one UNet pass per step, half the time).", unit="", range=(1.0, 30.0))
+    sd_resolution: int = _f(512, "Side of the square Stable Diffusion inpainting runs at (a multiple of 8; 512 for SD 1.5 / 2 inpainting); the crop around the hole is resized to it and back.", unit="px", range=(64, 2048))
+    sd_context: float = _f(0.5, "Surroundings the model sees around the hole's bounding box, per side, as a fraction of the box's longer side (the crop is at least sd_resolution px wide where the frame allows).", unit="fraction", range=(0.0, 4.0))
+    sd_feather_px: float = _f(2.0, "Width inside the hole over which the generated pixels fade in from the known surroundings; known pixels are never changed.", unit="px", range=(0.0, 16.0))
+    sd_colour_ring_px: int = _f(8, "Width of the ring of known pixels around the hole on which the generated colours are matched to the input (mean and spread per channel); 0 = no matching.", unit="px", range=(0, 128))
+    sd_config: str = _f("", "For a single-file plate.checkpoint: a local diffusers folder with the model's configs and tokenizer (model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae/ configs; no weights needed). Empty = the checkpoint's own folder.")
 
 
 @dataclass

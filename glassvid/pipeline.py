@@ -30,6 +30,7 @@ from glassvid.depth import DepthEstimator, build_depth
 from glassvid.errors import InputError, OutputError, PromptError
 from glassvid.flow import FlowEstimator, build_flow
 from glassvid.flow.ops import fb_consistency
+from glassvid.io.images import parse_pattern
 from glassvid.io import ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
 from glassvid.masks.matte import feather
@@ -196,6 +197,8 @@ class Pipeline:
             rng = range(a, b + 1)
         if output is not None:
             check_output_path(output, input)
+            pattern = parse_pattern(output)
+            _check_writable_dir(pattern.folder if pattern is not None else Path(output).parent, "output")
         for label, folder in (("--save-masks", save_masks), ("--save-plate", save_plate)):
             if folder:
                 _check_writable_dir(Path(folder), label)
@@ -274,7 +277,8 @@ class Pipeline:
             for i in range(1, n):
                 cur = run.frame(i)
                 if not store.has("flow", i, "npz"):
-                    store.save_arrays("flow", i, fwd=self.flow(prev, cur).astype(np.float16), bwd=self.flow(cur, prev).astype(np.float16))
+                    fwd, bwd = self.flow.pair(prev, cur)
+                    store.save_arrays("flow", i, fwd=fwd.astype(np.float16), bwd=bwd.astype(np.float16))
                 prev = cur
                 done += 1
                 self.progress("analyse", done, total)
@@ -313,7 +317,13 @@ class Pipeline:
             store.mark_complete({"mask_confidence": confidence, "warnings": warnings})
 
     def _propagate_masks(self, run: _Run, prompt: Prompt | None) -> Iterator[tuple[int, float]]:
-        """Masks from the prompt frame outwards; yields ``(i, confidence)`` for every frame."""
+        """Masks from the prompt frame outwards; yields ``(i, confidence)`` for every frame.
+
+        Each direction is a unit of resumption: a direction that finished (its marker
+        exists) is reused; one that was interrupted is propagated again from the prompt
+        frame, so a resumed run gives exactly the masks of an uninterrupted one (the
+        propagator's state, e.g. its colour model, depends on the whole path).
+        """
         store = run.analyse_store
         if prompt is None:
             raise PromptError("no prompt given: say which object to turn into glass with --box, --point or --mask (or give --matte DIR)")
@@ -321,25 +331,25 @@ class Pipeline:
         if not store.has("mask", k, "png"):
             store.save_mask("mask", k, self.masks.initial_mask(run.frame(k), prompt))
         yield k, 1.0
-        for direction in (1, -1):
-            idx = list(range(k + direction, run.n if direction > 0 else -1, direction))
-            state = None
-            last = k
+        for direction, name in ((1, "forward"), (-1, "backward")):
+            idx = range(k + direction, run.n if direction > 0 else -1, direction)
+            marker = f"masks-{name}.json"
+            if (store.dir / marker).is_file():
+                confidence = store.load_json(marker)["confidence"]
+                yield from zip(idx, confidence)
+                continue
+            state = self.masks.start(run.frame(k), store.load_mask("mask", k))
+            confidence = []
             for i in idx:
-                if store.has("mask", i, "png") and state is None:
-                    last = i  # resume: skip what an interrupted run already wrote
-                    yield i, 1.0
-                    continue
-                if state is None:
-                    state = self.masks.start(run.frame(last), store.load_mask("mask", last))
-                # flow from frame i to its predecessor in this direction
                 pair = store.load_arrays("flow", max(i, i - direction))
                 to_prev, from_prev = (pair["bwd"], pair["fwd"]) if direction > 0 else (pair["fwd"], pair["bwd"])
                 to_prev = to_prev.astype(np.float32)
                 valid = fb_consistency(to_prev, from_prev.astype(np.float32))
                 mask, conf = self.masks.step(state, run.frame(i), to_prev, valid)
                 store.save_mask("mask", i, mask)
+                confidence.append(float(conf))
                 yield i, conf
+            store.save_json(marker, {"confidence": confidence})
 
     # -- 3: plate -----------------------------------------------------------------------------
     def _plate_pass(self, run: _Run) -> None:
@@ -524,11 +534,14 @@ def _ranges(indices: Sequence[int]) -> str:
 
 
 def _check_writable_dir(folder: Path, label: str) -> None:
+    """Create ``folder`` if needed and prove it takes a file, before any pass runs."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe_file = folder / ".glassvid-write-test"
         probe_file.write_text("")
         probe_file.unlink()
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"{label} folder '{folder}' (or a folder above it) is a file, not a folder; choose another folder") from None
     except OSError as exc:
         raise OutputError(f"{label} folder '{folder}' is not writable ({exc.strerror or exc}); choose a folder you can write to") from None
 

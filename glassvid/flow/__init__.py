@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Protocol
 
 import numpy as np
 
 from glassvid.config import FlowConfig, RuntimeConfig
 from glassvid.registry import Registry
 
-FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""``(a, b) -> HxWx2 float32`` flow from RGB uint8 frame ``a`` to frame ``b``."""
+class FlowEstimator(Protocol):
+    """Dense optical flow between two RGB uint8 frames of one size."""
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``HxWx2 float32`` flow from ``a`` to ``b``."""
+
+    def pair(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both directions, ``(flow a->b, flow b->a)``, batched where the backend can."""
 
 FLOW_BACKENDS: Registry[FlowEstimator] = Registry("flow")
 

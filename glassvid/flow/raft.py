@@ -70,6 +70,22 @@ def _min_side(model: Any) -> int:
     return _STRIDE * 2 * 2 ** (levels - 1)
 
 
+def _misfit(expected: dict[str, Any], state: dict[str, Any]) -> str:
+    """Why ``state`` cannot load into a model whose state dict is ``expected``; '' when it can."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in expected if k in state and tuple(getattr(state[k], "shape", ())) != tuple(expected[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s), e.g. '{missing[0]}'")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s), e.g. '{unexpected[0]}'")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} shape mismatch(es), e.g. '{k}' {tuple(state[k].shape)} vs {tuple(expected[k].shape)}")
+    return "; ".join(parts)
+
+
 class RAFTFlow:
     """Dense flow from RGB frame ``a`` to ``b`` with a torchvision RAFT model at reduced scale.
 
@@ -114,25 +130,24 @@ class RAFTFlow:
             raise ConfigError(f"flow.model='{cfg.model}' is not a RAFT variant; known: {', '.join(sorted(variants))}")
         build, weights = variants[cfg.model]
         path = cfg.checkpoint
+        hub = Path(torch.hub.get_dir()) / "checkpoints"  # honours $TORCH_HOME and $XDG_CACHE_HOME
         if not path:
-            cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+            cached = hub / Path(weights.url).name
             if cached.is_file():
                 log.info("RAFT: using %s from the torch hub cache", cached)
                 path = str(cached)
-        official = f"{weights.url}, or put that file in {Path(torch.hub.get_dir()) / 'checkpoints'}"
+        official = f"{weights.url}, or put that file in {hub}"
         ckpt = require_checkpoint(path, what=f"RAFT flow ({cfg.model})", setting="flow.checkpoint", official=official)
         model = build(weights=None)
         state = load_state_dict(ckpt)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            detail = " ".join(line.strip() for line in str(exc).splitlines()[1:2])[:200]
+        misfit = _misfit(model.state_dict(), state)
+        if misfit:
             raise BackendError(
-                f"checkpoint '{ckpt}' does not fit torchvision {cfg.model} ({first} {detail}); "
+                f"checkpoint '{ckpt}' does not fit torchvision {cfg.model} ({misfit}); "
                 f"point flow.checkpoint at a {cfg.model} checkpoint ({weights.url}) or set flow.model to the variant it was trained as"
-            ) from None
-        return cls(model=model, scale=cfg.scale, device=resolve_device(runtime))
+            )
+        model.load_state_dict(state, strict=True)
+        return cls(model=model, scale=cfg.raft_scale, iterations=cfg.raft_iterations, device=resolve_device(runtime))
 
     # -- steps ---------------------------------------------------------------------------
 

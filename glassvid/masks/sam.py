@@ -327,8 +327,13 @@ class SamMasks:
         geometry = LowResGeometry.of(self.sam, *mask.shape)
         return SamState(mask=mask.copy(), logits=geometry.mask_to_logits(mask))
 
-    def step(self, state: SamState, frame: np.ndarray, flow_to_prev: np.ndarray) -> tuple[np.ndarray, float]:
+    def step(self, state: SamState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Mask of ``frame`` (HxW bool) and its confidence in [0, 1]; updates ``state`` in place.
+
+        ``valid`` (HxW bool, optional): where ``flow_to_prev`` passed the forward-backward
+        check. Pixels failing it were hidden in the previous frame (mostly background the
+        object just uncovered), so, as in the classic backend, the carried mask drops them
+        and the carried logits there are capped at 0 (undecided: SAM judges from the image).
 
         1. carry the previous mask and logits to this frame by ``flow_to_prev`` (HxWx2);
         2. an empty carried mask: the object left or vanished -> empty mask, confidence 0;
@@ -342,11 +347,17 @@ class SamMasks:
             raise InputError(f"SAM masks: flow_to_prev must be {h}x{w}x2 (the frame's size), got {flow_to_prev.shape}")
         if state.mask.shape != (h, w):
             raise InputError(f"SAM masks: the state holds a {state.mask.shape[1]}x{state.mask.shape[0]} mask but the frame is {w}x{h}")
+        if valid is not None and valid.shape != (h, w):
+            raise InputError(f"SAM masks: valid must be {h}x{w} (the frame's size), got {valid.shape}")
         # 1. carry
         flow = flow_to_prev.astype(np.float32)
         carried = warp(state.mask.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0.5
         geometry = LowResGeometry.of(self.sam, h, w)
         carried_logits = geometry.carry_logits(state.logits, flow)
+        if valid is not None:
+            carried &= valid
+            disoccluded = geometry.to_grid(valid.astype(np.float32)) < 0.5
+            carried_logits[0] = np.where(disoccluded, np.minimum(carried_logits[0], 0.0), carried_logits[0])
         state.embedding_age += 1
         # 2. vanished
         box = crop_box(carried, 0)
@@ -423,7 +434,7 @@ def _check_fits(sam: "Sam", state: dict[str, Any], *, path: str, model: str) -> 
     own = sam.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    wrong = [k for k in own if k in state and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
     if not (missing or unexpected or wrong):
         return
     parts = []
@@ -433,12 +444,11 @@ def _check_fits(sam: "Sam", state: dict[str, Any], *, path: str, model: str) -> 
         parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
     if wrong:
         k = wrong[0]
-        parts.append(f"{len(wrong)} of another shape (e.g. {k}: {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} in {model})")
-    guess = ""
+        parts.append(f"{len(wrong)} of another shape (e.g. {k}: {tuple(getattr(state[k], 'shape', ()))} in the file, {tuple(own[k].shape)} in {model})")
+    official = OFFICIAL_CHECKPOINTS.get(model) or _official()
+    fix = f"point masks.checkpoint at a SAM {model} checkpoint ({official}) or set masks.model to the checkpoint's variant"
     patch = state.get("image_encoder.patch_embed.proj.weight")
-    if patch is not None and int(patch.shape[0]) in _ENCODER_WIDTHS and _ENCODER_WIDTHS[int(patch.shape[0])] != model:
-        guess = f"; it looks like a {_ENCODER_WIDTHS[int(patch.shape[0])]} checkpoint: set masks.model={_ENCODER_WIDTHS[int(patch.shape[0])]}"
-    raise BackendError(
-        f"checkpoint '{path}' does not fit SAM {model} ({'; '.join(parts)}){guess}; "
-        f"point masks.checkpoint at a SAM {model} checkpoint or set masks.model to the checkpoint's variant (official weights: {_official()})"
-    )
+    variant = _ENCODER_WIDTHS.get(int(patch.shape[0])) if patch is not None and patch.ndim == 4 else None
+    if variant is not None and variant != model:
+        fix = f"it looks like a {variant} checkpoint: set masks.model={variant}, or point masks.checkpoint at a SAM {model} checkpoint ({official})"
+    raise BackendError(f"checkpoint '{path}' does not fit SAM {model} ({'; '.join(parts)}); {fix}")

@@ -1,0 +1,121 @@
+"""End to end: decode -> analyse -> plate -> render -> encode on synthetic clips, with the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from glassvid import Pipeline, convert
+from glassvid.config import load_config
+from glassvid.io import probe, read_frames
+from glassvid.masks.matte import region
+from glassvid.prompts import Prompt, load_mask
+
+
+def frames_of(path: Path | str) -> list[np.ndarray]:
+    return [f.rgb for f in read_frames(path)]
+
+
+def test_png_sequence_output_is_exact_outside_the_object(tmp_path: Path, scene) -> None:
+    clip, mask_png, masks = scene
+    out = tmp_path / "out" / "frame.%05d.png"
+    cfg = load_config()
+    report = Pipeline(cfg, work_dir=tmp_path / "work").run(clip, out, prompt=Prompt(mask=load_mask(mask_png)), save_masks=tmp_path / "masks")
+    src = frames_of(clip)
+    dst = frames_of(out)
+    assert len(dst) == len(src) == 12
+    changed_inside = 0
+    for i, (a, b) in enumerate(zip(src, dst)):
+        saved = cv2.imread(str(tmp_path / "masks" / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
+        touched = region(saved, cfg.masks.feather_px + cfg.glass.edge_px)
+        assert np.array_equal(a[~touched], b[~touched]), f"frame {i}: pixels outside the object changed"
+        changed_inside += int(np.abs(a[touched].astype(int) - b[touched]).mean() > 3)
+        # the saved masks stay on the object
+        inter = (saved & masks[i]).sum() / max(1, (saved | masks[i]).sum())
+        assert inter > 0.8, f"frame {i}: mask IoU {inter:.2f}"
+    assert changed_inside >= 10  # the object really was re-rendered
+    assert set(report.passes) == {"frames", "analyse", "plate", "render"}
+
+
+def test_mp4_output_keeps_count_rate_size_and_audio(tmp_path: Path, scene) -> None:
+    clip, mask_png, _ = scene
+    out = tmp_path / "glass.mp4"
+    convert(clip, out, prompt=Prompt(mask=load_mask(mask_png)), work_dir=tmp_path / "work")
+    a, b = probe(clip), probe(out)
+    assert (b.frame_count, b.fps, b.width, b.height) == (a.frame_count, a.fps, a.width, a.height)
+    assert a.has_audio and b.has_audio
+
+
+def test_changing_the_look_reruns_only_the_render(tmp_path: Path, scene) -> None:
+    clip, mask_png, _ = scene
+    prompt = Prompt(mask=load_mask(mask_png))
+    first = Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, tmp_path / "a.mp4", prompt=prompt)
+    assert {k: v.status for k, v in first.passes.items()} == {"frames": "ran", "analyse": "ran", "plate": "ran", "render": "ran"}
+    second = Pipeline(load_config(sets=["glass.ior=1.33"]), work_dir=tmp_path / "w").run(clip, tmp_path / "b.mp4", prompt=prompt)
+    assert {k: v.status for k, v in second.passes.items()} == {"frames": "reused", "analyse": "reused", "plate": "reused", "render": "ran"}
+    # a mask setting invalidates analyse and everything after it
+    third = Pipeline(load_config(sets=["masks.refine_band_px=3"]), work_dir=tmp_path / "w").run(clip, tmp_path / "c.mp4", prompt=prompt)
+    assert third.passes["frames"].status == "reused" and third.passes["analyse"].status == "ran" and third.passes["plate"].status == "ran"
+
+
+def test_an_interrupted_run_resumes_with_the_same_result(tmp_path: Path, scene) -> None:
+    clip, mask_png, _ = scene
+    prompt = Prompt(mask=load_mask(mask_png))
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(name: str, done: int, total: int) -> None:
+        if name == "analyse" and done == 20:
+            raise Stop
+
+    with pytest.raises(Stop):
+        Pipeline(load_config(), work_dir=tmp_path / "w", progress=interrupt).run(clip, tmp_path / "a.png.%03d.png", prompt=prompt)
+    assert not list(tmp_path.glob("a.png.*"))  # nothing that looks finished
+    resumed = Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, tmp_path / "r.%03d.png", prompt=prompt)
+    assert resumed.passes["frames"].status == "reused"
+    assert resumed.passes["analyse"].status == "resumed"
+    clean = Pipeline(load_config(), work_dir=tmp_path / "w2").run(clip, tmp_path / "c.%03d.png", prompt=prompt)
+    for a, b in zip(frames_of(tmp_path / "r.%03d.png"), frames_of(tmp_path / "c.%03d.png")):
+        assert np.array_equal(a, b)
+
+
+def test_user_mattes_and_plate_skip_segmentation_and_recovery(tmp_path: Path, scene) -> None:
+    clip, _, masks = scene
+    mattes = tmp_path / "mattes"
+    mattes.mkdir()
+    for i, m in enumerate(masks):
+        cv2.imwrite(str(mattes / f"{i:05d}.png"), np.where(m, 255, 0).astype(np.uint8))
+    plate = tmp_path / "plate.png"
+    from scenes import background
+
+    cv2.imwrite(str(plate), background(96, 64)[..., ::-1])
+    report = Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, tmp_path / "o.%03d.png", matte=mattes, plate=plate, save_masks=tmp_path / "saved")
+    for i, m in enumerate(masks):
+        assert np.array_equal(cv2.imread(str(tmp_path / "saved" / f"{i:05d}.png"), 0) > 0, m)
+    assert report.frame_count == 12
+
+
+def test_frame_range(tmp_path: Path, scene) -> None:
+    clip, _, masks = scene
+    prompt = Prompt(frame=4, mask=masks[4])
+    report = convert(clip, tmp_path / "o.%05d.png", prompt=prompt, frames=(3, 8), work_dir=tmp_path / "w")
+    names = sorted(p.name for p in tmp_path.glob("o.*.png"))
+    assert names == [f"o.{i:05d}.png" for i in range(3, 9)]
+    assert report.frame_range == (3, 8)
+    src = frames_of(clip)
+    out = {int(p.name[2:7]): cv2.imread(str(p))[..., ::-1] for p in tmp_path.glob("o.*.png")}
+    far_from_object = ~region(masks[3] | masks[8] | masks[5], 12)
+    assert np.array_equal(out[3][far_from_object], src[3][far_from_object])
+
+
+def test_box_prompt_finds_the_object(tmp_path: Path, scene) -> None:
+    clip, _, masks = scene
+    ys, xs = np.nonzero(masks[0])
+    box = (xs.min() - 3, ys.min() - 3, xs.max() + 4, ys.max() + 4)
+    Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, None, prompt=Prompt(box=box), save_masks=tmp_path / "m")
+    got = cv2.imread(str(tmp_path / "m" / "00000.png"), 0) > 0
+    assert (got & masks[0]).sum() / (got | masks[0]).sum() > 0.8
