@@ -15,6 +15,7 @@ continues from the per-frame files already written.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -25,6 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from glassvid.cache import PassStore, WorkDir, default_work_root, stable_hash
+from glassvid.clip import ClipCache
 from glassvid.config import Config
 from glassvid.depth import DepthEstimator, build_depth
 from glassvid.errors import InputError, OutputError, PromptError
@@ -33,13 +35,10 @@ from glassvid.flow.ops import fb_consistency
 from glassvid.io.images import parse_pattern
 from glassvid.io import ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
-from glassvid.masks.matte import feather
-from glassvid.plate import PlateCrop
-from glassvid.plate.inpaint import fill_unseen
-from glassvid.plate.propagate import BackgroundSweep
+from glassvid.plate import Inpainter, build_inpainter
+from glassvid.plate.recover import recover_plates
 from glassvid.prompts import Prompt
-from glassvid.render import render_glass
-from glassvid.temporal import is_scene_cut, temporal_blend
+from glassvid.render.sequence import render_clip
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,6 @@ ProgressCallback = Callable[[str, int, int], None]
 """``(pass_name, frames_done, frames_total)``, called after each frame of a pass."""
 
 PASSES = ("frames", "analyse", "plate", "render")
-_PLATE_CONTEXT_PX = 16  # context around the hole kept for inpainting the never-seen pixels
 
 
 @dataclass
@@ -87,32 +85,11 @@ class RunReport:
         return d
 
 
-@dataclass
-class _Run:
-    """Per-run state shared by the passes (kept apart from the Pipeline's models)."""
-
-    info: ClipInfo
-    frames: range  # source frame indices
-    work: WorkDir
-    frame_store: PassStore
-    analyse_store: PassStore
-    plate_store: PassStore
-    report: RunReport
-    user_plates: list[Path] | None = None
-
-    @property
-    def n(self) -> int:
-        return len(self.frames)
-
-    def frame(self, i: int) -> np.ndarray:
-        return self.frame_store.load_array("rgb", i)
-
-
 class Pipeline:
     """Turns clips into glass clips. Build once, :meth:`run` on any number of clips.
 
     Backends come from ``config``; tests and advanced users may pass their own parts
-    (``flow``, ``masks``, ``depth``) built any way they like.
+    (``flow``, ``masks``, ``depth``, ``inpainter``) built any way they like.
     """
 
     def __init__(
@@ -124,6 +101,7 @@ class Pipeline:
         flow: FlowEstimator | None = None,
         masks: MaskPropagator | None = None,
         depth: DepthEstimator | None = None,
+        inpainter: Inpainter | None = None,
     ) -> None:
         self.config = config or Config()
         self.work_root = Path(work_dir) if work_dir else default_work_root()
@@ -131,6 +109,7 @@ class Pipeline:
         self._flow = flow
         self._masks = masks
         self._depth = depth
+        self._inpainter = inpainter
 
     # -- parts, built on first use so a cached run loads no model ------------------------
     @property
@@ -150,6 +129,12 @@ class Pipeline:
         if self._depth is None:
             self._depth = build_depth(self.config.depth, self.config.runtime)
         return self._depth
+
+    @property
+    def inpainter(self) -> Inpainter:
+        if self._inpainter is None:
+            self._inpainter = build_inpainter(self.config.plate, self.config.runtime)
+        return self._inpainter
 
     # -- the run ----------------------------------------------------------------------------
     def run(
@@ -172,21 +157,29 @@ class Pipeline:
         ``frames`` is an inclusive ``(first, last)`` source frame range. With ``output``
         None, only the cached passes run (for evaluation and export).
         """
-        run = self._prepare(input, output, prompt, matte, plate, frames, save_masks, save_plate, fps)
-        self._frames_pass(run, input, fps)
-        self._analyse_pass(run, prompt, matte)
-        self._plate_pass(run)
+        clip, report, mattes = self._prepare(input, output, prompt, matte, plate, frames, save_masks, save_plate, fps)
+        self._frames_pass(clip, report, fps)
+        self._analyse_pass(clip, report, prompt, mattes)
+        self._plate_pass(clip, report)
         if output is not None:
-            self._render_pass(run, output)
+            self._render_pass(clip, report, output)
         if save_masks:
-            self._save_masks(run, Path(save_masks))
+            self._save_masks(clip, Path(save_masks))
         if save_plate:
-            self._save_plates(run, Path(save_plate))
-        run.work.root.joinpath("report.json").write_text(__import__("json").dumps(run.report.to_dict(), indent=1, default=str))
-        return run.report
+            self._save_plates(clip, Path(save_plate))
+        (clip.work.root / "report.json").write_text(json.dumps(report.to_dict(), indent=1, default=str))
+        return report
+
+    def analyse(self, input: str | os.PathLike, **kwargs: Any) -> ClipCache:
+        """Run (or reuse) the frames, analyse and plate passes; return the clip's cache."""
+        clip, report, mattes = self._prepare(input, None, kwargs.get("prompt"), kwargs.get("matte"), kwargs.get("plate"), kwargs.get("frames"), None, None, kwargs.get("fps"))
+        self._frames_pass(clip, report, kwargs.get("fps"))
+        self._analyse_pass(clip, report, kwargs.get("prompt"), mattes)
+        self._plate_pass(clip, report)
+        return clip
 
     # -- 0: validate everything before doing anything -----------------------------------
-    def _prepare(self, input, output, prompt, matte, plate, frames, save_masks, save_plate, fps) -> _Run:
+    def _prepare(self, input: Any, output: Any, prompt: Prompt | None, matte: Any, plate: Any, frames: tuple[int, int] | None, save_masks: Any, save_plate: Any, fps: float | None) -> tuple[ClipCache, RunReport, list[Path] | None]:
         info = probe(input, fps=fps)
         if frames is None:
             rng = range(0, info.frame_count)
@@ -211,8 +204,7 @@ class Pipeline:
         mattes = _check_per_frame_folder(matte, "--matte", info, rng) if matte is not None else None
         user_plates = _check_plate(plate, info, rng) if plate is not None else None
 
-        clip_key = stable_hash("clip", info.identity, rng.start, rng.stop)
-        work = WorkDir(self.work_root, clip_key)
+        work = WorkDir(self.work_root, stable_hash("clip", info.identity, rng.start, rng.stop))
         frame_key = stable_hash(info.identity, rng.start, rng.stop, fps)
         prompt_key = _prompt_key(prompt) if mattes is None else stable_hash([_file_id(p) for p in mattes])
         analyse_key = stable_hash(frame_key, self.config.section_hash("flow", "masks", "depth"), prompt_key)
@@ -226,97 +218,95 @@ class Pipeline:
             fps=float(info.fps),
             work_dir=str(work.root),
         )
-        return _Run(
+        clip = ClipCache(
             info=info,
             frames=rng,
             work=work,
             frame_store=work.store("frames", frame_key),
             analyse_store=work.store("analyse", analyse_key),
             plate_store=work.store("plate", plate_key),
-            report=report,
             user_plates=user_plates,
         )
-
-    def _timed(self, run: _Run, name: str, store: PassStore | None) -> "_PassTimer":
-        return _PassTimer(run.report, name, store)
+        return clip, report, mattes
 
     # -- 1: frames ----------------------------------------------------------------------------
-    def _frames_pass(self, run: _Run, input: Any, fps: float | None) -> None:
-        store = run.frame_store
+    def _frames_pass(self, clip: ClipCache, report: RunReport, fps: float | None) -> None:
+        store = clip.frame_store
         if store.is_complete():
-            run.report.passes["frames"] = PassReport("reused")
+            report.passes["frames"] = PassReport("reused")
             log.info("frames: reused %s", store.dir)
             return
-        with self._timed(run, "frames", store) as t:
+        with _PassTimer(report, "frames", store) as t:
             pts: list[int | None] = []
-            for frame in read_frames(input, frames=run.frames, fps=fps):
-                i = frame.index - run.frames.start
+            for frame in read_frames(clip.info.path, frames=clip.frames, fps=fps):
+                i = frame.index - clip.frames.start
                 if not store.has("rgb", i):
                     store.save_array("rgb", i, frame.rgb)
                 pts.append(frame.pts)
-                t.tick(1)
-                self.progress("frames", i + 1, run.n)
-            store.mark_complete({"frames": run.n, "pts": pts})
+                t.frames += 1
+                self.progress("frames", i + 1, clip.n)
+            store.mark_complete({"frames": clip.n, "pts": pts})
 
     # -- 2: analyse ---------------------------------------------------------------------------
-    def _analyse_pass(self, run: _Run, prompt: Prompt | None, matte: Any) -> None:
-        store = run.analyse_store
+    def _analyse_pass(self, clip: ClipCache, report: RunReport, prompt: Prompt | None, mattes: list[Path] | None) -> None:
+        store = clip.analyse_store
         if store.is_complete():
-            run.report.passes["analyse"] = PassReport("reused")
+            report.passes["analyse"] = PassReport("reused")
             meta = store.meta()
-            run.report.mask_confidence = meta.get("mask_confidence", [])
-            run.report.warnings.extend(meta.get("warnings", []))
+            report.mask_confidence = meta.get("mask_confidence", [])
+            report.warnings.extend(meta.get("warnings", []))
             log.info("analyse: reused %s", store.dir)
             return
-        with self._timed(run, "analyse", store) as t:
-            n = run.n
-            total = 3 * n  # flow, masks, depth: one progress unit each per frame
-            done = 0
+        n = clip.n
+        total = 3 * n  # flow, masks, shape: one progress unit each per frame
+        done = 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            self.progress("analyse", done, total)
+
+        with _PassTimer(report, "analyse", store) as t:
             # a: flow between neighbours, both directions, stored at the later frame
-            prev = run.frame(0)
+            prev = clip.frame(0)
+            step()
             for i in range(1, n):
-                cur = run.frame(i)
+                cur = clip.frame(i)
                 if not store.has("flow", i, "npz"):
                     fwd, bwd = self.flow.pair(prev, cur)
                     store.save_arrays("flow", i, fwd=fwd.astype(np.float16), bwd=bwd.astype(np.float16))
                 prev = cur
-                done += 1
-                self.progress("analyse", done, total)
-            done += 1
+                step()
             # b: masks
             confidence = [1.0] * n
-            if matte is not None:
-                for i, path in enumerate(_check_per_frame_folder(matte, "--matte", run.info, run.frames)):
+            if mattes is not None:
+                for i, path in enumerate(mattes):
                     if not store.has("mask", i, "png"):
                         store.save_mask("mask", i, read_image(path, mode="gray") > 127)
-                    done += 1
-                    self.progress("analyse", done, total)
+                    step()
             else:
-                for i, conf in self._propagate_masks(run, prompt):  # prompt validated in _prepare
-                    confidence[i] = conf
-                    done += 1
-                    self.progress("analyse", done, total)
-            # c: shape of the object
+                for i, conf in self._propagate_masks(clip, prompt):
+                    confidence[i] = float(conf)
+                    step()
+            # c: the object's shape
             empty = []
             for i in range(n):
+                mask = clip.mask(i)
+                if not mask.any():
+                    empty.append(clip.frames.start + i)
                 if not store.has("depth", i, "npz"):
-                    mask = store.load_mask("mask", i)
-                    if not mask.any():
-                        empty.append(run.frames.start + i)
-                    d = self.depth(run.frame(i), mask)
+                    d = self.depth(clip.frame(i), mask)
                     store.save_arrays("depth", i, height=d.height.astype(np.float16), radius=np.float32(d.radius_px))
-                done += 1
-                self.progress("analyse", done, total)
-                t.tick(0)
+                step()
             t.frames = n
             warnings = []
             if empty:
                 warnings.append(f"the object is not found in {len(empty)} frame(s) ({_ranges(empty)}); they are left unchanged")
-            run.report.warnings.extend(warnings)
-            run.report.mask_confidence = confidence
+            report.warnings.extend(warnings)
+            report.mask_confidence = confidence
             store.mark_complete({"mask_confidence": confidence, "warnings": warnings})
 
-    def _propagate_masks(self, run: _Run, prompt: Prompt | None) -> Iterator[tuple[int, float]]:
+    def _propagate_masks(self, clip: ClipCache, prompt: Prompt | None) -> Iterator[tuple[int, float]]:
         """Masks from the prompt frame outwards; yields ``(i, confidence)`` for every frame.
 
         Each direction is a unit of resumption: a direction that finished (its marker
@@ -324,135 +314,65 @@ class Pipeline:
         frame, so a resumed run gives exactly the masks of an uninterrupted one (the
         propagator's state, e.g. its colour model, depends on the whole path).
         """
-        store = run.analyse_store
+        store = clip.analyse_store
         if prompt is None:
             raise PromptError("no prompt given: say which object to turn into glass with --box, --point or --mask (or give --matte DIR)")
-        k = prompt.frame - run.frames.start
+        k = prompt.frame - clip.frames.start
         if not store.has("mask", k, "png"):
-            store.save_mask("mask", k, self.masks.initial_mask(run.frame(k), prompt))
+            store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt))
         yield k, 1.0
         for direction, name in ((1, "forward"), (-1, "backward")):
-            idx = range(k + direction, run.n if direction > 0 else -1, direction)
+            idx = range(k + direction, clip.n if direction > 0 else -1, direction)
             marker = f"masks-{name}.json"
             if (store.dir / marker).is_file():
-                confidence = store.load_json(marker)["confidence"]
-                yield from zip(idx, confidence)
+                yield from zip(idx, store.load_json(marker)["confidence"])
                 continue
-            state = self.masks.start(run.frame(k), store.load_mask("mask", k))
+            state = self.masks.start(clip.frame(k), clip.mask(k))
             confidence = []
             for i in idx:
-                pair = store.load_arrays("flow", max(i, i - direction))
-                to_prev, from_prev = (pair["bwd"], pair["fwd"]) if direction > 0 else (pair["fwd"], pair["bwd"])
-                to_prev = to_prev.astype(np.float32)
-                valid = fb_consistency(to_prev, from_prev.astype(np.float32))
-                mask, conf = self.masks.step(state, run.frame(i), to_prev, valid)
+                fwd, bwd = clip.flows(max(i, i - direction))
+                to_prev, from_prev = (bwd, fwd) if direction > 0 else (fwd, bwd)
+                mask, conf = self.masks.step(state, clip.frame(i), to_prev, fb_consistency(to_prev, from_prev))
                 store.save_mask("mask", i, mask)
                 confidence.append(float(conf))
                 yield i, conf
             store.save_json(marker, {"confidence": confidence})
 
     # -- 3: plate -----------------------------------------------------------------------------
-    def _plate_pass(self, run: _Run) -> None:
-        store = run.plate_store
-        if run.user_plates is not None:
-            run.report.passes["plate"] = PassReport("reused")
+    def _plate_pass(self, clip: ClipCache, report: RunReport) -> None:
+        store = clip.plate_store
+        if clip.user_plates is not None:
+            report.passes["plate"] = PassReport("reused")
             log.info("plate: using the given plates")
             return
         if store.is_complete():
-            run.report.passes["plate"] = PassReport("reused")
+            report.passes["plate"] = PassReport("reused")
             log.info("plate: reused %s", store.dir)
             return
-        cfg = self.config.plate
-        n = run.n
-        with self._timed(run, "plate", store) as t:
-            holes = _HoleSource(run, cfg.hole_dilate_px)
-            # forward sweep: store what it carried, inside the hole's box
-            if not (store.dir / "forward.json").is_file():
-                sweep = BackgroundSweep(max_age=cfg.max_age)
-                for i in range(n):
-                    flow = None if i == 0 else run.analyse_store.load_arrays("flow", i)["bwd"].astype(np.float32)
-                    hole = holes(i)
-                    rgb, age = sweep.step(run.frame(i), hole, flow)
-                    box = holes.box(i)
-                    if box is not None:
-                        x0, y0, x1, y1 = box
-                        store.save_arrays("forward", i, rgb=np.clip(rgb[y0:y1, x0:x1] + 0.5, 0, 255).astype(np.uint8), age=age[y0:y1, x0:x1])
-                    self.progress("plate", i + 1, 2 * n)
-                store.save_json("forward.json", {"frames": n})
-            # backward sweep: combine with the forward result, inpaint the never-seen rest
-            sweep = BackgroundSweep(max_age=cfg.max_age)
-            for i in reversed(range(n)):
-                flow = None if i == n - 1 else run.analyse_store.load_arrays("flow", i + 1)["fwd"].astype(np.float32)
-                frame = run.frame(i)
-                hole = holes(i)
-                rgb_b, age_b = sweep.step(frame, hole, flow)
-                box = holes.box(i)
-                if box is not None:
-                    x0, y0, x1, y1 = box
-                    fwd = store.load_arrays("forward", i)
-                    rgb_b = np.clip(rgb_b[y0:y1, x0:x1] + 0.5, 0, 255).astype(np.uint8)
-                    age_b = age_b[y0:y1, x0:x1]
-                    take_fwd = fwd["age"] < age_b
-                    rgb = np.where(take_fwd[..., None], fwd["rgb"], rgb_b)
-                    age = np.where(take_fwd, fwd["age"], age_b)
-                    unknown = ~np.isfinite(age)
-                    rgb = fill_unseen(np.ascontiguousarray(rgb), unknown, radius_px=cfg.inpaint_radius_px, method=cfg.inpaint_method)
-                    store.save_arrays("plate", i, box=np.array(box), rgb=rgb, age=age)
-                    store.path("forward", i, "npz").unlink()
-                self.progress("plate", 2 * n - i, 2 * n)
-                t.tick(0)
-            t.frames = n
-            store.mark_complete({"frames": n})
-
-    def plate_crop(self, run: _Run, i: int) -> PlateCrop | None:
-        """The recovered plate of frame ``i`` (None when the frame has no hole)."""
-        store = run.plate_store
-        if not store.has("plate", i, "npz"):
-            return None
-        d = store.load_arrays("plate", i)
-        return PlateCrop(box=tuple(int(v) for v in d["box"]), rgb=d["rgb"], age=d["age"])  # type: ignore[arg-type]
-
-    def _plate_frame(self, run: _Run, i: int, frame: np.ndarray) -> np.ndarray:
-        if run.user_plates is not None:
-            path = run.user_plates[0] if len(run.user_plates) == 1 else run.user_plates[i]
-            return read_image(path)
-        crop = self.plate_crop(run, i)
-        return frame if crop is None else crop.paste(frame)
+        with _PassTimer(report, "plate", store) as t:
+            recover_plates(clip, self.config.plate, self.inpainter, lambda done, total: self.progress("plate", done, total))
+            t.frames = clip.n
+            store.mark_complete({"frames": clip.n})
 
     # -- 4: render ------------------------------------------------------------------------------
-    def _render_pass(self, run: _Run, output: Any) -> None:
-        gcfg, tcfg = self.config.glass, self.config.temporal
-        feather_px = self.config.masks.feather_px + gcfg.edge_px
-        pts = run.frame_store.meta()["pts"]
-        with self._timed(run, "render", None) as t:
-            with open_sink(output, run.info, frames=run.frames, audio_from=run.info.path if run.info.kind == "video" else None) as sink:
-                prev_frame = prev_out = None
-                for i in range(run.n):
-                    frame = run.frame(i)
-                    mask = run.analyse_store.load_mask("mask", i)
-                    depth = run.analyse_store.load_arrays("depth", i)
-                    matte = feather(mask, feather_px)
-                    plate = self._plate_frame(run, i, frame)
-                    out, _layer = render_glass(frame, plate, matte, depth["height"].astype(np.float32), float(depth["radius"]), gcfg)
-                    if prev_out is not None and not is_scene_cut(prev_frame, frame, tcfg.cut_threshold):
-                        flows = run.analyse_store.load_arrays("flow", i)
-                        out = temporal_blend(out, prev_out, flows["bwd"].astype(np.float32), flows["fwd"].astype(np.float32), matte > 0, tcfg)
-                    sink.write(Frame(index=run.frames.start + i, rgb=out, pts=pts[i]))
-                    prev_frame, prev_out = frame, out
-                    t.tick(1)
-                    self.progress("render", i + 1, run.n)
+    def _render_pass(self, clip: ClipCache, report: RunReport, output: Any) -> None:
+        pts = clip.frame_store.meta()["pts"]
+        audio = clip.info.path if clip.info.kind == "video" else None
+        with _PassTimer(report, "render", None) as t:
+            with open_sink(output, clip.info, frames=clip.frames, audio_from=audio) as sink:
+                for i, out, _layer in render_clip(clip, self.config):
+                    sink.write(Frame(index=clip.frames.start + i, rgb=out, pts=pts[i]))
+                    t.frames += 1
+                    self.progress("render", i + 1, clip.n)
 
     # -- side outputs -----------------------------------------------------------------------------
-    def _save_masks(self, run: _Run, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(run.n):
-            write_image(folder / f"{run.frames.start + i:05d}.png", np.where(run.analyse_store.load_mask("mask", i), 255, 0).astype(np.uint8))
+    def _save_masks(self, clip: ClipCache, folder: Path) -> None:
+        for i in range(clip.n):
+            write_image(folder / f"{clip.frames.start + i:05d}.png", np.where(clip.mask(i), 255, 0).astype(np.uint8))
 
-    def _save_plates(self, run: _Run, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(run.n):
-            frame = run.frame(i)
-            write_image(folder / f"{run.frames.start + i:05d}.png", self._plate_frame(run, i, frame))
+    def _save_plates(self, clip: ClipCache, folder: Path) -> None:
+        for i in range(clip.n):
+            write_image(folder / f"{clip.frames.start + i:05d}.png", clip.plate(i))
 
 
 class _PassTimer:
@@ -464,9 +384,6 @@ class _PassTimer:
         self.frames = 0
         self.resumed = store is not None and store.dir.is_dir() and any(store.dir.iterdir())
 
-    def tick(self, k: int) -> None:
-        self.frames += k
-
     def __enter__(self) -> "_PassTimer":
         self.t0 = time.perf_counter()
         log.info("%s: %s", self.name, "resuming" if self.resumed else "running")
@@ -475,33 +392,6 @@ class _PassTimer:
     def __exit__(self, *exc: Any) -> None:
         if exc[0] is None:
             self.report.passes[self.name] = PassReport("resumed" if self.resumed else "ran", time.perf_counter() - self.t0, self.frames)
-
-
-class _HoleSource:
-    """Per-frame hole (mask grown by ``grow_px``) and its box with inpainting context."""
-
-    def __init__(self, run: _Run, grow_px: int) -> None:
-        import cv2
-
-        self.run = run
-        self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow_px + 1, 2 * grow_px + 1)) if grow_px > 0 else None
-        self._cache: dict[int, np.ndarray] = {}
-
-    def __call__(self, i: int) -> np.ndarray:
-        import cv2
-
-        if i not in self._cache:
-            self._cache.clear()
-            m = self.run.analyse_store.load_mask("mask", i)
-            if self.kernel is not None:
-                m = cv2.dilate(m.astype(np.uint8), self.kernel) > 0
-            self._cache[i] = m
-        return self._cache[i]
-
-    def box(self, i: int) -> tuple[int, int, int, int] | None:
-        from glassvid.masks.classic import crop_box
-
-        return crop_box(self(i), _PLATE_CONTEXT_PX)
 
 
 # -- helpers -----------------------------------------------------------------------------------

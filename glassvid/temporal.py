@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from glassvid.config import TemporalConfig
-from glassvid.flow.ops import fb_consistency, warp
+from glassvid.flow.ops import fb_consistency
 
 
 def is_scene_cut(prev_frame: np.ndarray, frame: np.ndarray, threshold: float) -> bool:

@@ -1,0 +1,34 @@
+"""The render pass over a clip: glass render per frame, then temporal steadiness.
+
+:func:`render_clip` is a generator of ``(i, frame_out, layer)`` so the video writer,
+the VFX passes and the AR export all consume the same frames.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from glassvid.clip import ClipCache
+from glassvid.config import Config
+from glassvid.masks.matte import feather
+from glassvid.render.glass import GlassLayer, render_glass
+from glassvid.temporal import is_scene_cut, temporal_blend
+
+
+def render_clip(clip: ClipCache, config: Config) -> Iterator[tuple[int, np.ndarray, GlassLayer | None]]:
+    """Render every frame of ``clip``: yields ``(i, HxWx3 uint8 output, glass layer)`` in order."""
+    gcfg, tcfg = config.glass, config.temporal
+    feather_px = config.masks.feather_px + gcfg.edge_px
+    prev_frame = prev_out = None
+    for i in range(clip.n):
+        frame = clip.frame(i)
+        matte = feather(clip.mask(i), feather_px)
+        height, radius = clip.depth(i)
+        out, layer = render_glass(frame, clip.plate(i, frame), matte, height, radius, gcfg)
+        if prev_out is not None and not is_scene_cut(prev_frame, frame, tcfg.cut_threshold):
+            fwd, bwd = clip.flows(i)
+            out = temporal_blend(out, prev_out, bwd, fwd, matte > 0, tcfg)
+        yield i, out, layer
+        prev_frame, prev_out = frame, out
