@@ -114,6 +114,7 @@ class GlassConfig:
     wall: float = _f(0.08, "Wall thickness of a hollow object, as a fraction of its half-width.", unit="half-widths", range=(0.005, 1.0))
     plate_distance: float = _f(2.0, "Distance from the object's back to the background it shows, in object half-widths (farther = stronger lens inversion).", unit="half-widths", range=(0.0, 100.0))
     reflectivity: float = _f(1.0, "Scale on Schlick's Fresnel reflectance (1 = physical for the IOR).", unit="", range=(0.0, 4.0))
+    sky: float = _f(1.0, "How much surfaces facing up reflect the scene's light (estimated from the frame's brightest pixels) rather than the blurred frame (0 = only the frame).", unit="fraction", range=(0.0, 1.0))
     environment_blur_px: float = _f(12.0, "Blur of the environment (taken from the plate) seen in reflections.", unit="px", range=(0.0, 200.0))
     highlights: float = _f(1.0, "How much of the input's specular highlights is kept on the glass.", unit="", range=(0.0, 4.0))
     highlight_threshold: float = _f(0.12, "Brightness above the local surround that counts as a highlight.", unit="fraction of white", range=(0.0, 1.0))

@@ -39,6 +39,11 @@ from glassvid.render.optics import (
 _ENV_DOWNSCALE = 4  # the reflection environment is a blurred plate at this fraction of the size
 _ENV_REACH = 0.5  # a grazing reflection samples the environment this many frame-heights away
 _CROP_MARGIN_PX = 2
+_EXIT_MARCH_STEPS = 8  # steps through the object's depth looking for where a ray leaves it
+_EXIT_BISECTIONS = 4  # then halvings of the step that crossed the back surface
+_MIN_EXIT_COS = 0.05  # rays leaving nearly sideways are held to this slope toward the plate
+_LIGHT_QUANTILE = 0.02  # the brightest 2 % of a frame tell the light's colour
+_MAX_OFFSET_RADII = 50.0  # numerical guard: no sample farther than this many half-widths away
 _HIGHLIGHT_SIZE = 0.1  # of R: highlights are spots narrower than this
 _HIGHLIGHT_MAX_SATURATION = 0.35  # highlights are nearly colourless
 
@@ -71,6 +76,98 @@ def _box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
     return (max(0, xs.min() - margin), max(0, ys.min() - margin), min(w, xs.max() + 1 + margin), min(h, ys.max() + 1 + margin))
 
 
+def _remap(field: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
+    return cv2.remap(field, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _through_solid(height_px: np.ndarray, t1: np.ndarray, ior: float, plate_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and glass path of rays that cross the object as a solid, front to back.
+
+    The front surface is at ``-h`` and the back at ``+h`` about the object's mid-plane.
+    The exit point is where the refracted ray ``t1`` first meets the back surface, found
+    by marching and bisection (a ray bent inwards near the rim exits where the object is
+    much thicker than where it entered, so a local estimate will not do). The ray then
+    refracts out through the back normal there and travels ``plate_px`` to the plate.
+    """
+    h, w = height_px.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    tz = np.maximum(t1[..., 2], 1e-3)
+    slope = t1[..., :2] / tz[..., None]
+
+    def above_back(depth: np.ndarray) -> np.ndarray:
+        """True where the ray, ``depth`` deep in z, has passed the back surface."""
+        back = _remap(height_px, xs + slope[..., 0] * depth, ys + slope[..., 1] * depth)
+        return depth - height_px >= back
+
+    # march in z from the front surface in even steps, then bisect the crossing
+    far = 2.0 * max(float(height_px.max()), 1.0)
+    lo = np.zeros_like(height_px)
+    hi = np.full_like(height_px, far)
+    found = np.zeros(height_px.shape, bool)
+    for k in range(1, _EXIT_MARCH_STEPS + 1):
+        step = far * k / _EXIT_MARCH_STEPS
+        crossed = ~found & above_back(np.full_like(height_px, step))
+        hi = np.where(crossed, step, hi)
+        lo = np.where(~found & ~crossed, step, lo)
+        found |= crossed
+    for _ in range(_EXIT_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        crossed = above_back(mid)
+        hi = np.where(crossed, mid, hi)
+        lo = np.where(crossed, lo, mid)
+    depth = hi
+    s1 = slope * depth[..., None]
+    n_back = normalize(_remap(height_normals(height_px, facing=1.0), xs + s1[..., 0], ys + s1[..., 1]))
+    e, _ = refract(t1, -n_back, ior)
+    ez = np.maximum(e[..., 2], _MIN_EXIT_COS)
+    offset = s1 + e[..., :2] * (plate_px / ez)[..., None]
+    path = depth / tz
+    return offset, path
+
+
+def _through_hollow(height: np.ndarray, t1: np.ndarray, ior: float, plate_px: float, radius_px: float, cfg: GlassConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets and glass path of rays through a thin-walled shell (front wall, cavity, back wall).
+
+    The outer surface is the inflated silhouette; the inner one is the same shape
+    ``wall`` half-widths smaller (for a circular cross-section of radius R at distance r
+    from the axis: ``sqrt((R - W)^2 - r^2)``). Each wall is a meniscus whose surfaces are
+    not parallel, so it bends the ray a little -- a drinking glass slightly shrinks what
+    is seen through its middle -- and the four refractions are traced one by one.
+    Returns ``(offset, path, through)``: ``through`` marks rays that cross the cavity;
+    the others only cross glass (the rim) and are traced as a solid by the caller.
+    """
+    rows, cols = height.shape
+    xs, ys = np.meshgrid(np.arange(cols, dtype=np.float32), np.arange(rows, dtype=np.float32))
+    thick = cfg.thickness
+    r = radius_px * np.sqrt(np.clip(1.0 - height * height, 0.0, 1.0))  # distance from the axis
+    inner_r = radius_px * (1.0 - cfg.wall)
+    h_out = thick * radius_px * height
+    h_in = (thick * np.sqrt(np.clip(inner_r * inner_r - r * r, 0.0, None))).astype(np.float32)
+    through = h_in > 0
+    n_in_front = height_normals(h_in, facing=-1.0)
+    n_in_back = height_normals(h_in, facing=1.0)
+    n_out_back = height_normals(h_out, facing=1.0)
+
+    def at(field: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        return cv2.remap(field, xs + shift[..., 0], ys + shift[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def run(direction: np.ndarray, dz: np.ndarray) -> np.ndarray:
+        return direction[..., :2] * (dz / np.maximum(direction[..., 2], 1e-3))[..., None]
+
+    wall_dz = np.maximum(h_out - h_in, 0.0)
+    shift = run(t1, wall_dz)  # through the front wall
+    path = wall_dz / np.maximum(t1[..., 2], 1e-3)
+    t2, _ = refract(t1, normalize(at(n_in_front, shift)), ior)  # into the cavity
+    shift = shift + run(t2, 2.0 * at(h_in, shift))  # across it
+    t3, _ = refract(t2, -normalize(at(n_in_back, shift)), 1.0 / ior)  # into the back wall
+    back_dz = at(wall_dz, shift)
+    shift = shift + run(t3, back_dz)
+    path = path + back_dz / np.maximum(t3[..., 2], 1e-3)
+    e, _ = refract(t3, -normalize(at(n_out_back, shift)), ior)  # out of the back
+    offset = shift + run(e, np.full_like(height, plate_px))
+    return offset, path, through
+
+
 def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float, ior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each pixel sees the plate, for one IOR.
 
@@ -82,42 +179,16 @@ def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float
     n_front = height_normals(height_px, facing=-1.0)
     cos_front = -n_front[..., 2]
     t1, _ = refract(d, n_front, 1.0 / ior)
-    tz1 = np.maximum(t1[..., 2], 1e-3)
     inside = height_px > 0
-    if cfg.mode == "solid":
-        travel = 2.0 * height_px
-        s1 = t1[..., :2] * (travel / tz1)[..., None]
-        n_back = height_normals(height_px, facing=1.0)
-        # the back normal where the ray arrives, not where it entered
-        h, w = height_px.shape
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        mx = (xs + s1[..., 0]).astype(np.float32)
-        my = (ys + s1[..., 1]).astype(np.float32)
-        n_back = cv2.remap(n_back, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        n_back = normalize(n_back)
-        e, _ = refract(t1, -n_back, ior)
-        ez = np.maximum(e[..., 2], 1e-2)
-        dist = cfg.plate_distance * radius_px
-        s2 = e[..., :2] * (dist / ez)[..., None]
-        offset = s1 + s2
-        path = travel / tz1
-    else:
-        wall = cfg.wall * radius_px
-        wall_z = wall / np.maximum(cos_front, 1e-3)
-        through = height_px > wall_z  # the ray crosses the cavity, not only glass
-        # front wall: into glass, out parallel to the view ray (thin slab)
-        s_front = t1[..., :2] * (wall_z / tz1)[..., None]
-        # back wall, entered from the cavity: its inner normal faces the camera
-        n_back_in = height_normals(height_px, facing=1.0) * -1.0
-        t2, _ = refract(d, n_back_in, 1.0 / ior)
-        s_back = t2[..., :2] * (wall_z / np.maximum(t2[..., 2], 1e-3))[..., None]
-        # rim: the ray runs through solid glass from front to back, like a lens
-        travel = 2.0 * height_px
-        e, _ = refract(t1, -height_normals(height_px, facing=1.0), ior)
-        ez = np.maximum(e[..., 2], 1e-2)
-        s_rim = t1[..., :2] * (travel / tz1)[..., None] + e[..., :2] * (cfg.plate_distance * radius_px / ez)[..., None]
-        offset = np.where(through[..., None], s_front + s_back, s_rim)
-        path = np.where(through, 2.0 * wall_z / tz1, travel / tz1)
+    plate_px = cfg.plate_distance * radius_px
+    offset, path = _through_solid(height_px, t1, ior, plate_px)
+    if cfg.mode == "hollow":
+        unit = height_px / max(cfg.thickness * radius_px, 1e-6)
+        h_off, h_path, through = _through_hollow(unit, t1, ior, plate_px, radius_px, cfg)
+        offset = np.where(through[..., None], h_off, offset)
+        path = np.where(through, h_path, path)
+    limit = _MAX_OFFSET_RADII * radius_px
+    offset = np.clip(offset, -limit, limit)
     offset[~inside] = 0.0
     path[~inside] = 0.0
     return offset.astype(np.float32), path.astype(np.float32), cos_front.astype(np.float32)
@@ -127,7 +198,8 @@ def _sample(image: np.ndarray, box: tuple[int, int, int, int], offset: np.ndarra
     """Bilinear samples of a full-frame ``image`` at crop pixels + ``offset``."""
     x0, y0, x1, y1 = box
     xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    return cv2.remap(image, xs + offset[..., 0], ys + offset[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # a ray that leaves the frame sees what lies beyond its edge: the edge, stretched
+    return cv2.remap(image, xs + offset[..., 0], ys + offset[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _frosted(plate_lin: np.ndarray, box: tuple[int, int, int, int], offset: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -167,6 +239,14 @@ def specular_highlights(rgb_lin: np.ndarray, radius_px: float, threshold: float)
     saturation = (mx - rgb_lin.min(-1)) / np.maximum(mx, 1e-4)
     colourless = np.clip(1.0 - saturation / _HIGHLIGHT_MAX_SATURATION, 0.0, 1.0)
     return (np.clip(tophat - threshold, 0.0, None) / max(1e-3, 1.0 - threshold) * colourless).astype(np.float32)
+
+
+def light_colour(image_lin: np.ndarray) -> np.ndarray:
+    """Linear RGB of the scene's light: the mean of the brightest ``_LIGHT_QUANTILE`` of pixels."""
+    small = image_lin[::4, ::4].reshape(-1, 3)
+    lum = small @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    top = small[lum >= np.quantile(lum, 1.0 - _LIGHT_QUANTILE)]
+    return top.mean(0).astype(np.float32)
 
 
 def render_glass(
@@ -227,7 +307,11 @@ def render_glass(
     xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
     ex = (xs + r[..., 0] * reach) / _ENV_DOWNSCALE
     ey = (ys + r[..., 1] * reach) / _ENV_DOWNSCALE
-    env = cv2.remap(env_small, ex, ey, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    env = cv2.remap(env_small, ex, ey, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # what lies above the frame lights the scene: rays reflected upwards see the light's
+    # colour, estimated from the frame's brightest pixels (white-patch colour constancy)
+    up = np.clip(-r[..., 1], 0.0, 1.0)[..., None] * cfg.sky
+    env = (1.0 - up) * env + up * light_colour(plate_lin)[None, None, :]
 
     # the input's own specular highlights: small, bright, nearly white spots
     frame_lin = srgb_to_linear(frame_c)
