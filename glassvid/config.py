@@ -108,7 +108,7 @@ class PlateConfig:
 class GlassConfig:
     """The look of the glass (render pass): every value has a physical meaning."""
 
-    mode: str = _f("solid", "'solid': the object is a lens (a sphere inverts what is behind it); 'hollow': thin walls, distortion mostly at the rims (a drinking glass).", choices=("solid", "hollow"))
+    mode: str = _f("auto", "'solid': the object is a lens (a sphere inverts what is behind it); 'hollow': thin walls, distortion mostly at the rims (a drinking glass, bottle, vase); 'auto': solid for a disc-like silhouette (a ball, a paperweight), hollow otherwise.", choices=("auto", "solid", "hollow"))
     ior: float = _f(1.5, "Index of refraction (water 1.33, glass 1.5, crystal 1.6, diamond 2.42).", unit="", range=(1.0, 3.0))
     thickness: float = _f(1.0, "Depth of the object front to back, as a fraction of its half-width on screen (1 = round like a sphere).", unit="half-widths", range=(0.05, 4.0))
     wall: float = _f(0.08, "Wall thickness of a hollow object, as a fraction of its half-width.", unit="half-widths", range=(0.005, 1.0))
@@ -117,6 +117,7 @@ class GlassConfig:
     sky: float = _f(1.0, "How much surfaces facing up reflect the scene's light (estimated from the frame's brightest pixels) rather than the blurred frame (0 = only the frame).", unit="fraction", range=(0.0, 1.0))
     environment_blur_px: float = _f(12.0, "Blur of the environment (taken from the plate) seen in reflections.", unit="px", range=(0.0, 200.0))
     highlights: float = _f(1.0, "How much of the input's specular highlights is kept on the glass.", unit="", range=(0.0, 4.0))
+    glint: float = _f(4.0, "Brightness of the glint of the scene's main light, whose direction is read from the opaque object's shading (0 = none).", unit="x white", range=(0.0, 50.0))
     highlight_threshold: float = _f(0.12, "Brightness above the local surround that counts as a highlight.", unit="fraction of white", range=(0.0, 1.0))
     tint: tuple[float, float, float] = _f((1.0, 1.0, 1.0), "Linear RGB transmittance through one half-width of material (Beer-Lambert); (1,1,1) = colourless.", unit="per half-width", range=(0.0, 1.0))
     frost: float = _f(0.0, "Blur of the transmitted image per half-width of thickness (frosted glass).", unit="px per half-width", range=(0.0, 100.0))

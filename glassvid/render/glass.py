@@ -20,6 +20,7 @@ Light transport is computed in linear light; frames are sRGB uint8 RGB.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -42,6 +43,11 @@ _CROP_MARGIN_PX = 2
 _EXIT_MARCH_STEPS = 8  # steps through the object's depth looking for where a ray leaves it
 _EXIT_BISECTIONS = 4  # then halvings of the step that crossed the back surface
 _MIN_EXIT_COS = 0.05  # rays leaving nearly sideways are held to this slope toward the plate
+_SOLID_CIRCULARITY = 0.85  # 4*pi*area/perimeter^2 above which mode 'auto' renders solid (disc ~0.9 in pixels)
+_MIN_SHADING_PIXELS = 200  # fewer object pixels than this tell nothing about the light
+_MIN_SHADING_R2 = 0.15  # share of luminance variance shading must explain to trust the light direction
+_GLINT_SHININESS = 300.0
+_HIGHLIGHT_MIN_COS = 0.8  # input highlights are kept within ~37 degrees of the light's mirror direction  # Phong exponent of the main light's glint (a light of a few degrees)
 _LIGHT_QUANTILE = 0.02  # the brightest 2 % of a frame tell the light's colour
 _MAX_OFFSET_RADII = 50.0  # numerical guard: no sample farther than this many half-widths away
 _HIGHLIGHT_SIZE = 0.1  # of R: highlights are spots narrower than this
@@ -168,11 +174,20 @@ def _through_hollow(height: np.ndarray, t1: np.ndarray, ior: float, plate_px: fl
     return offset, path, through
 
 
-def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float, ior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass
+class Refraction:
+    """Per pixel of a crop: where the view ray meets the plate and what it crossed."""
+
+    offset: np.ndarray  # HxWx2 float32, pixels from the pixel to its plate sample
+    path: np.ndarray  # HxW float32, length of glass crossed, pixels
+    cos_front: np.ndarray  # HxW float32, cosine of incidence at the front surface
+    interfaces: np.ndarray  # HxW float32, glass/air interfaces crossed (0 outside, 2 solid, 4 hollow)
+
+
+def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float, ior: float) -> Refraction:
     """Where each pixel sees the plate, for one IOR.
 
-    ``height_px``: HxW front-surface height in pixels (0 outside). Returns
-    ``(offset HxWx2 px, path HxW px of glass crossed, cos_theta HxW at the front surface)``.
+    ``height_px``: HxW front-surface height in pixels (0 outside).
     """
     d = np.zeros(height_px.shape + (3,), np.float32)
     d[..., 2] = 1.0
@@ -182,16 +197,18 @@ def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float
     inside = height_px > 0
     plate_px = cfg.plate_distance * radius_px
     offset, path = _through_solid(height_px, t1, ior, plate_px)
+    interfaces = np.where(inside, 2.0, 0.0)
     if cfg.mode == "hollow":
         unit = height_px / max(cfg.thickness * radius_px, 1e-6)
         h_off, h_path, through = _through_hollow(unit, t1, ior, plate_px, radius_px, cfg)
         offset = np.where(through[..., None], h_off, offset)
         path = np.where(through, h_path, path)
+        interfaces = np.where(through & inside, 4.0, interfaces)
     limit = _MAX_OFFSET_RADII * radius_px
     offset = np.clip(offset, -limit, limit)
     offset[~inside] = 0.0
     path[~inside] = 0.0
-    return offset.astype(np.float32), path.astype(np.float32), cos_front.astype(np.float32)
+    return Refraction(offset.astype(np.float32), path.astype(np.float32), cos_front.astype(np.float32), interfaces.astype(np.float32))
 
 
 def _sample(image: np.ndarray, box: tuple[int, int, int, int], offset: np.ndarray) -> np.ndarray:
@@ -241,6 +258,42 @@ def specular_highlights(rgb_lin: np.ndarray, radius_px: float, threshold: float)
     return (np.clip(tophat - threshold, 0.0, None) / max(1e-3, 1.0 - threshold) * colourless).astype(np.float32)
 
 
+def circularity(mask: np.ndarray) -> float:
+    """4 pi A / P^2 of the largest outline in ``mask``: 1 for a disc, ~0.78 for a square."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return 0.0
+    c = max(contours, key=cv2.contourArea)
+    perimeter = cv2.arcLength(c, True)
+    return float(4 * np.pi * cv2.contourArea(c) / perimeter**2) if perimeter > 0 else 0.0
+
+
+def mode_for_circularity(value: float) -> str:
+    """Mode 'auto': a disc-like silhouette is a solid (ball, paperweight), anything else a vessel."""
+    return "solid" if value >= _SOLID_CIRCULARITY else "hollow"
+
+
+def light_direction(rgb_lin: np.ndarray, normals: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
+    """Unit direction towards the main light (camera space), from an opaque object's shading.
+
+    Fits luminance = a + c . n over the object (Lambertian shading with ambient light,
+    Horn's shape-from-shading read backwards: we know the normals, we want the light).
+    Returns None when the shading does not explain enough of the luminance (a flat-lit
+    or heavily textured object), so no glint is invented.
+    """
+    sel = inside & (normals[..., 2] < -0.05)
+    if sel.sum() < _MIN_SHADING_PIXELS:
+        return None
+    y = (rgb_lin[sel] @ np.array([0.2126, 0.7152, 0.0722], np.float32)).astype(np.float64)
+    a = np.column_stack([np.ones(len(y)), normals[sel].astype(np.float64)])
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    explained = 1.0 - np.var(y - a @ coef) / max(np.var(y), 1e-12)
+    c = coef[1:]
+    if explained < _MIN_SHADING_R2 or np.linalg.norm(c) < 1e-6:
+        return None
+    return (c / np.linalg.norm(c)).astype(np.float32)
+
+
 def light_colour(image_lin: np.ndarray) -> np.ndarray:
     """Linear RGB of the scene's light: the mean of the brightest ``_LIGHT_QUANTILE`` of pixels."""
     small = image_lin[::4, ::4].reshape(-1, 3)
@@ -267,6 +320,8 @@ def render_glass(
     box = _box(matte, _CROP_MARGIN_PX)
     if box is None or radius_px <= 0:
         return frame.copy(), None
+    if cfg.mode == "auto":  # a single frame decides for itself; render_clip decides per clip
+        cfg = dataclasses.replace(cfg, mode=mode_for_circularity(circularity(height > 0)))
     x0, y0, x1, y1 = box
     plate_lin = srgb_to_linear(plate)
     frame_c = frame[y0:y1, x0:x1]
@@ -274,12 +329,13 @@ def render_glass(
     h_px = height[y0:y1, x0:x1] * (cfg.thickness * radius_px)
 
     # 1-2: refraction (per channel when dispersive)
-    offset, path, cos_front = refraction_offsets(h_px, cfg, radius_px, cfg.ior)
+    ray = refraction_offsets(h_px, cfg, radius_px, cfg.ior)
+    offset, path, cos_front = ray.offset, ray.path, ray.cos_front
     sigma = cfg.frost * path / max(radius_px, 1e-6)
     if cfg.dispersion > 0:
         channels = []
         for c, dior in enumerate((-0.5, 0.0, 0.5)):
-            off_c = offset if dior == 0 else refraction_offsets(h_px, cfg, radius_px, cfg.ior + dior * cfg.dispersion)[0]
+            off_c = offset if dior == 0 else refraction_offsets(h_px, cfg, radius_px, cfg.ior + dior * cfg.dispersion).offset
             channels.append(_frosted(plate_lin[..., c], box, off_c, sigma))
         transmitted = np.stack(channels, -1)
     else:
@@ -293,9 +349,10 @@ def render_glass(
     # Fresnel reflection of an environment made from the blurred plate
     inside = h_px > 0
     n_front = height_normals(h_px, facing=-1.0)
-    refl = schlick(cos_front, cfg.ior) * cfg.reflectivity
-    if cfg.mode == "hollow":  # the back wall reflects too
-        refl = refl + (1 - refl) * refl
+    # every interface the view ray crosses reflects: front and back of a solid, the four
+    # faces of a hollow object's two walls (incoherent sum of equal reflectances)
+    f = np.clip(schlick(cos_front, cfg.ior) * cfg.reflectivity, 0.0, 1.0)
+    refl = 1.0 - (1.0 - f) ** ray.interfaces
     refl = np.where(inside, np.clip(refl, 0.0, 1.0), 0.0).astype(np.float32)
     env_small = cv2.resize(plate_lin, None, fx=1 / _ENV_DOWNSCALE, fy=1 / _ENV_DOWNSCALE, interpolation=cv2.INTER_AREA)
     if cfg.environment_blur_px > 0:
@@ -316,6 +373,15 @@ def render_glass(
     # the input's own specular highlights: small, bright, nearly white spots
     frame_lin = srgb_to_linear(frame_c)
     spec = specular_highlights(frame_lin, radius_px, cfg.highlight_threshold)
+    # and the glint of the scene's main light, whose direction the opaque object's
+    # shading gives away; glass, being smooth, shows it as a sharp highlight
+    light = light_direction(frame_lin, n_front, inside)
+    if light is not None:
+        towards = np.clip((r * light[None, None, :]).sum(-1), 0.0, 1.0)
+        # a bright spot is a highlight only where the surface mirrors the light to the
+        # camera; elsewhere it is paint (a white pattern on the object), not light
+        spec = spec * np.clip((towards - _HIGHLIGHT_MIN_COS) / (1.0 - _HIGHLIGHT_MIN_COS), 0.0, 1.0)
+        spec = spec + cfg.glint * f * towards**_GLINT_SHININESS
     spec = np.where(inside, spec * cfg.highlights, 0.0).astype(np.float32)
 
     glass = (1.0 - refl)[..., None] * transmitted + refl[..., None] * env + spec[..., None]

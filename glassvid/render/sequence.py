@@ -6,20 +6,33 @@ the VFX passes and the AR export all consume the same frames.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterator
 
 import numpy as np
 
 from glassvid.clip import ClipCache
-from glassvid.config import Config
+from glassvid.config import Config, GlassConfig
 from glassvid.masks.matte import feather
-from glassvid.render.glass import GlassLayer, render_glass
+from glassvid.render.glass import GlassLayer, circularity, mode_for_circularity, render_glass
 from glassvid.temporal import is_scene_cut, temporal_blend
+
+
+_MODE_SAMPLES = 9  # frames whose silhouettes decide mode 'auto'
+
+
+def resolve_mode(clip: ClipCache, glass: GlassConfig) -> GlassConfig:
+    """``glass`` with mode 'auto' decided once for the clip (so it cannot flip between frames)."""
+    if glass.mode != "auto":
+        return glass
+    picks = np.unique(np.linspace(0, clip.n - 1, min(_MODE_SAMPLES, clip.n)).astype(int))
+    values = [circularity(m) for m in (clip.mask(int(i)) for i in picks) if m.any()]
+    return dataclasses.replace(glass, mode=mode_for_circularity(float(np.median(values)) if values else 0.0))
 
 
 def render_clip(clip: ClipCache, config: Config) -> Iterator[tuple[int, np.ndarray, GlassLayer | None]]:
     """Render every frame of ``clip``: yields ``(i, HxWx3 uint8 output, glass layer)`` in order."""
-    gcfg, tcfg = config.glass, config.temporal
+    gcfg, tcfg = resolve_mode(clip, config.glass), config.temporal
     feather_px = config.masks.feather_px + gcfg.edge_px
     prev_frame = prev_out = None
     for i in range(clip.n):
