@@ -1,12 +1,15 @@
 """Pure optics on per-pixel vector fields (numpy, float32).
 
 Convention: camera at the origin looking down +z; screen x right, y down, in pixels.
-Vectors are ...x3 arrays (x, y, z). A surface normal passed to :func:`refract` faces
-against the incoming ray (``dot(n, d) < 0``).
+Vector fields are *planar*: shape ``(3, H, W)`` holding the x, y and z planes, which
+keeps every dot product a few contiguous multiply-adds (an ``HxWx3`` layout spends
+most of its time in strided reductions). A surface normal passed to :func:`refract`
+faces against the incoming ray (``dot(n, d) < 0``).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 _LINEAR_LUT = np.array(
@@ -20,6 +23,7 @@ _SRGB_LUT = np.array(
     ],
     dtype=np.uint8,
 )
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 luminance of linear RGB
 
 
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
@@ -33,9 +37,22 @@ def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
     return _SRGB_LUT[idx]
 
 
+def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel dot product of two planar fields: ``(3, H, W) x (3, H, W) -> (H, W)``."""
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
 def normalize(v: np.ndarray) -> np.ndarray:
-    n = np.sqrt((v * v).sum(-1, keepdims=True))
+    """Unit vectors of a planar field (zero vectors stay zero)."""
+    n = np.sqrt(dot(v, v))
     return v / np.maximum(n, 1e-12)
+
+
+def view_rays(shape: tuple[int, int]) -> np.ndarray:
+    """The viewing direction (0, 0, 1) at every pixel (orthographic: objects are small in the frame)."""
+    d = np.zeros((3,) + shape, np.float32)
+    d[2] = 1.0
+    return d
 
 
 def height_normals(height_px: np.ndarray, *, facing: float = -1.0) -> np.ndarray:
@@ -44,30 +61,30 @@ def height_normals(height_px: np.ndarray, *, facing: float = -1.0) -> np.ndarray
     ``facing=-1``: the front surface bulging toward the camera (normals have z < 0);
     ``facing=+1``: the mirrored back surface (normals have z > 0).
     """
-    gy, gx = np.gradient(height_px.astype(np.float32))
-    n = np.stack([-gx, -gy, np.full_like(gx, facing)], axis=-1)
-    return normalize(n)
+    h = height_px.astype(np.float32)
+    gx = cv2.Sobel(h, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(h, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    return normalize(np.stack([-gx, -gy, np.full_like(gx, facing)]))
 
 
-def refract(d: np.ndarray, n: np.ndarray, eta: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def refract(d: np.ndarray, n: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:
     """Snell's law: direction of ``d`` after crossing a surface with normal ``n`` (facing ``-d``).
 
-    ``eta`` = n_from / n_to. Returns ``(t, tir)``: the unit refracted directions and a bool
-    mask of total internal reflection (where ``t`` is the mirror reflection instead).
+    ``eta`` = n_from / n_to. Returns ``(t, tir)``: the unit refracted directions and an HxW
+    bool mask of total internal reflection (where ``t`` is the mirror reflection instead).
     """
-    cosi = -(d * n).sum(-1, keepdims=True)
+    cosi = -dot(d, n)
     k = 1.0 - eta * eta * (1.0 - cosi * cosi)
-    tir = k[..., 0] < 0
+    tir = k < 0
     t = eta * d + (eta * cosi - np.sqrt(np.maximum(k, 0.0))) * n
     if tir.any():
-        r = d + 2.0 * cosi * n
-        t = np.where(tir[..., None], r, t)
+        t = np.where(tir, d + 2.0 * cosi * n, t)
     return normalize(t), tir
 
 
 def reflect(d: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Mirror direction of ``d`` about ``n``."""
-    return d - 2.0 * (d * n).sum(-1, keepdims=True) * n
+    return d - 2.0 * dot(d, n) * n
 
 
 def schlick(cos_theta: np.ndarray, ior: float) -> np.ndarray:
