@@ -107,12 +107,22 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 @click.option("--frames", "frame_range", help="Process only frames FIRST-LAST (inclusive, 0-based).")
 @click.option("--fps", type=float, help="Frame rate of an image-sequence input (default 24).")
 @click.option("--report", type=click.Path(path_type=str), help="Write the run's JSON report here.")
+@click.option("--passes", "passes_dir", type=click.Path(path_type=str), help="Also write VFX passes into this new or empty folder: a multi-channel EXR per frame (see `glassvid export --help`).")
+@click.option("--passes-format", "passes_formats", multiple=True, help="Format(s) for --passes: exr (default), png, tiff, prores (repeatable or comma-separated).")
+@click.option("--pass", "pass_names", multiple=True, help="Passes for --passes (repeatable or comma-separated; default: all the format holds).")
+@click.option("--start-frame", type=int, default=1001, show_default=True, help="File number of the first frame in --passes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or info messages.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug messages.")
-def convert(input: str, output: str, box: str | None, points: tuple[str, ...], bg_points: tuple[str, ...], mask_path: str | None, prompt_frame: int, prompt_file: str | None, preset: str | None, config_file: str | None, sets: tuple[str, ...], matte: str | None, plate: str | None, save_masks: str | None, save_plate: str | None, work_dir: str | None, frame_range: str | None, fps: float | None, report: str | None, quiet: bool, verbose: bool) -> None:
+def convert(input: str, output: str, box: str | None, points: tuple[str, ...], bg_points: tuple[str, ...], mask_path: str | None, prompt_frame: int, prompt_file: str | None, preset: str | None, config_file: str | None, sets: tuple[str, ...], matte: str | None, plate: str | None, save_masks: str | None, save_plate: str | None, work_dir: str | None, frame_range: str | None, fps: float | None, report: str | None, passes_dir: str | None, passes_formats: tuple[str, ...], pass_names: tuple[str, ...], start_frame: int, quiet: bool, verbose: bool) -> None:
     """Convert INPUT (a video file, an image folder or pattern) so the prompted object becomes glass."""
     _setup_logging(quiet, verbose)
     import json
+
+    if passes_dir:  # fail before the long run, not after it
+        from glassvid.export.passes import check_passes_options, check_passes_output
+
+        check_passes_options(_split(passes_formats), _split(pass_names), start_frame)
+        check_passes_output(passes_dir)
 
     from glassvid.config import load_config
     from glassvid.pipeline import Pipeline
@@ -153,6 +163,88 @@ def convert(input: str, output: str, box: str | None, points: tuple[str, ...], b
     for w in result.warnings:
         log.warning("warning: %s", w)
     log.info("wrote %s (%d frames, %dx%d, %.3g fps)", output, result.frame_count, result.width, result.height, result.fps)
+    log.info("the run is cached in %s (export from it with `glassvid export` / `glassvid export-ar`)", result.work_dir)
+    if passes_dir:
+        from glassvid.export import export_passes, open_run
+
+        bars = _Bars(quiet)
+        try:
+            done = export_passes(open_run(result.work_dir), passes_dir, formats=_split(passes_formats), passes=_split(pass_names), start_frame=start_frame, progress=bars)
+        finally:
+            bars.close()
+        log.info("wrote %d files of passes to %s (frames %d-%d)", done.files, passes_dir, done.frames[0], done.frames[-1])
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    """Repeatable options that also take comma-separated lists: ('a,b', 'c') -> ['a', 'b', 'c']."""
+    return [v.strip() for text in values for v in text.split(",") if v.strip()]
+
+
+@main.command("export")
+@click.argument("run", type=click.Path(path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str), help="New or empty folder for the files.")
+@click.option("--format", "formats", multiple=True, help="exr (default), png, tiff, prores (repeatable or comma-separated).")
+@click.option("--pass", "pass_names", multiple=True, help="beauty, alpha, glass, plate, depth, normals, stmap, offset, motion (repeatable or comma-separated; default: all the format holds).")
+@click.option("--start-frame", type=int, default=1001, show_default=True, help="File number of the run's first frame.")
+@click.option("--frames", "frame_range", help="Only source frames FIRST-LAST (inclusive, 0-based, as `convert --frames`).")
+@click.option("--name", default="shot", show_default=True, help="File name prefix: NAME.####.exr, NAME.PASS.####.png, NAME.mov.")
+@click.option("--overwrite", is_flag=True, help="Replace the output folder if it is not empty.")
+@click.option("--preset", help="Re-render with this look preset (glass/temporal settings only).")
+@click.option("--config", "config_file", type=click.Path(path_type=str), help="Re-render with this YAML config (glass/temporal settings only).")
+@click.option("--set", "sets", multiple=True, help="Re-render with glass.key=value or temporal.key=value (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or info messages.")
+def export_command(run: str, output: str, formats: tuple[str, ...], pass_names: tuple[str, ...], start_frame: int, frame_range: str | None, name: str, overwrite: bool, preset: str | None, config_file: str | None, sets: tuple[str, ...], quiet: bool) -> None:
+    """VFX deliverables from a finished RUN: per-frame multi-channel EXR (beauty, alpha, glass,
+    plate, depth, normals, STMap, offsets, motion vectors), PNG/16-bit TIFF sequences,
+    ProRes 4444 with alpha. RUN is the run's work directory (printed by `glassvid
+    convert`; holds report.json) or a copy of its report."""
+    _setup_logging(quiet, False)
+    from glassvid.export import export_passes, open_run
+
+    bars = _Bars(quiet)
+    try:
+        done = export_passes(
+            open_run(run, preset=preset, config_file=config_file, sets=sets), output,
+            formats=_split(formats), passes=_split(pass_names), start_frame=start_frame,
+            frames=_parse_frames(frame_range), name=name, overwrite=overwrite, progress=bars,
+        )
+    finally:
+        bars.close()
+    logging.getLogger("glassvid").info("wrote %d files to %s: frames %d-%d (source %d-%d), %s", done.files, output, done.frames[0], done.frames[-1], done.source_frames[0], done.source_frames[-1], ", ".join(done.formats))
+
+
+@main.command("export-ar")
+@click.argument("run", type=click.Path(path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str), help="New or empty folder for the pack.")
+@click.option("--frames", "frame_range", help="Only source frames FIRST-LAST (inclusive, 0-based).")
+@click.option("--max-size", type=int, default=1024, show_default=True, help="Largest texture side, pixels (layers and sprite sheets).")
+@click.option("--max-frames", type=int, default=199, show_default=True, help="Most frames; a longer clip is sampled every k-th frame.")
+@click.option("--max-image-kb", type=int, default=1000, show_default=True, help="Aim for image files (sprite sheets) under this size.")
+@click.option("--background", type=click.Path(path_type=str), help="Image the preview shows by default (default: the clean plate).")
+@click.option("--overwrite", is_flag=True, help="Replace the output folder if it is not empty.")
+@click.option("--preset", help="Re-render with this look preset (glass/temporal settings only).")
+@click.option("--set", "sets", multiple=True, help="Re-render with glass.key=value (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or info messages.")
+def export_ar_command(run: str, output: str, frame_range: str | None, max_size: int, max_frames: int, max_image_kb: int, background: str | None, overwrite: bool, preset: str | None, sets: tuple[str, ...], quiet: bool) -> None:
+    """An AR asset pack from a finished RUN: the glass layer (premultiplied RGBA: WebM VP9 with
+    alpha, PNG sequence, sprite sheets), refraction offset and normal maps, manifest.json,
+    and preview/index.html, which plays it over a background with a WebGL shader.
+    RUN is the run's work directory (printed by `glassvid convert`)."""
+    _setup_logging(quiet, False)
+    from glassvid.export import export_ar, open_run
+
+    bars = _Bars(quiet)
+    try:
+        done = export_ar(
+            open_run(run, preset=preset, sets=sets), output, frames=_parse_frames(frame_range), max_size=max_size,
+            max_frames=max_frames, max_image_bytes=max_image_kb * 1000, background=background, overwrite=overwrite, progress=bars,
+        )
+    finally:
+        bars.close()
+    log = logging.getLogger("glassvid")
+    for w in done.warnings:
+        log.warning("warning: %s", w)
+    log.info("wrote %s: %d frames at %.3g fps, layer %dx%d, %d sprite sheet(s) per layer; open %s/preview/index.html", output, done.frames, done.fps, done.size[0], done.size[1], done.sheets, output)
 
 
 @main.command("eval")

@@ -46,6 +46,14 @@ class ClipCache:
         d = self.analyse_store.load_arrays("flow", i)
         return d["fwd"].astype(np.float32), d["bwd"].astype(np.float32)
 
+    def flow(self, i: int, j: int) -> np.ndarray:
+        """Flow from frame ``i`` to its neighbour ``j = i +- 1``, HxWx2 float16 as stored (reads that direction only)."""
+        if abs(i - j) != 1:
+            raise ValueError(f"flow({i}, {j}): only neighbouring frames have flow")
+        key, at = ("bwd", i) if j < i else ("fwd", j)
+        with np.load(self.analyse_store.path("flow", at, "npz"), allow_pickle=False) as d:
+            return d[key]
+
     def depth(self, i: int) -> tuple[np.ndarray, float]:
         """The object's height field (HxW float32 in [0, 1]) and its half-width in pixels."""
         d = self.analyse_store.load_arrays("depth", i)

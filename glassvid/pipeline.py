@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from glassvid.cache import PassStore, WorkDir, default_work_root, stable_hash
+from glassvid.cache import PassStore, WorkDir, _atomic, default_work_root, stable_hash
 from glassvid.clip import ClipCache
 from glassvid.config import Config
 from glassvid.depth import DepthEstimator, build_depth
@@ -73,6 +73,10 @@ class RunReport:
     passes: dict[str, PassReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     mask_confidence: list[float] = field(default_factory=list)
+    # "incomplete" while the run works, "complete" when every pass it was asked for has
+    # finished; with ``run`` it lets `glassvid export` reopen the cache (glassvid.export.run)
+    status: str = "incomplete"
+    run: dict[str, Any] = field(default_factory=dict)
 
     @property
     def frame_count(self) -> int:
@@ -158,6 +162,8 @@ class Pipeline:
         None, only the cached passes run (for evaluation and export).
         """
         clip, report, mattes = self._prepare(input, output, prompt, matte, plate, frames, save_masks, save_plate, fps)
+        report.run = _run_record(clip, self.config, prompt, matte, plate, fps)
+        _write_report(clip.work.root / "report.json", report)  # marks the run incomplete until it ends
         self._frames_pass(clip, report, fps)
         self._analyse_pass(clip, report, prompt, mattes)
         self._plate_pass(clip, report)
@@ -167,7 +173,8 @@ class Pipeline:
             self._save_masks(clip, Path(save_masks))
         if save_plate:
             self._save_plates(clip, Path(save_plate))
-        (clip.work.root / "report.json").write_text(json.dumps(report.to_dict(), indent=1, default=str))
+        report.status = "complete"
+        _write_report(clip.work.root / "report.json", report)
         return report
 
     def analyse(self, input: str | os.PathLike, **kwargs: Any) -> ClipCache:
@@ -395,6 +402,34 @@ class _PassTimer:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _write_report(path: Path, report: RunReport) -> None:
+    text = json.dumps(report.to_dict(), indent=1, default=str)
+    _atomic(path, lambda p: Path(p).write_text(text))
+
+
+def _run_record(clip: ClipCache, config: Config, prompt: Prompt | None, matte: Any, plate: Any, fps: float | None) -> dict[str, Any]:
+    """What reopening this run's cache needs (`glassvid export`): the resolved config,
+    the clip, the pass folders, and the arguments that chose them (for the record)."""
+    info = clip.info
+    return {
+        "config": config.to_dict(),
+        "clip": {
+            "path": info.path, "kind": info.kind, "width": info.width, "height": info.height,
+            "frame_count": info.frame_count, "fps": str(info.fps), "time_base": str(info.time_base),
+            "has_audio": info.has_audio, "identity": info.identity,
+        },
+        "frames": [clip.frames.start, clip.frames.stop - 1],
+        "stores": {s.name: s.dir.name for s in (clip.frame_store, clip.analyse_store, clip.plate_store)},
+        "user_plates": [str(p) for p in clip.user_plates] if clip.user_plates is not None else None,
+        "prompt": None if prompt is None else {
+            "frame": prompt.frame, "box": prompt.box, "points": [list(p) for p in prompt.points], "mask": prompt.mask is not None,
+        },
+        "matte": str(matte) if matte is not None else None,
+        "plate": str(plate) if plate is not None else None,
+        "fps": fps,
+    }
 
 
 def _file_id(path: Path) -> str:
