@@ -13,12 +13,19 @@ def feather(mask: np.ndarray, width_px: float) -> np.ndarray:
     mask and exactly 0 farther than ``width_px`` from it, so compositing with it never
     touches pixels beyond that ring.
     """
-    m = mask.astype(np.uint8)
-    if width_px <= 0:
-        return m.astype(np.float32)
+    out = mask.astype(np.float32)
+    if width_px <= 0 or not mask.any():
+        return out
+    # only the object's box, grown by the ring, can change: work there
+    ys, xs = np.nonzero(mask)
+    pad = int(np.ceil(width_px)) + 2
+    h, w = mask.shape
+    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad), max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    m = mask[y0:y1, x0:x1].astype(np.uint8)
     dist = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
     t = np.clip(1.0 - dist / float(width_px + 0.5), 0.0, 1.0)
-    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    out[y0:y1, x0:x1] = t * t * (3.0 - 2.0 * t)
+    return out
 
 
 def region(mask: np.ndarray, width_px: float) -> np.ndarray:

@@ -96,11 +96,11 @@ class Refraction:
 
 
 def _box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(alpha > 0)
-    if len(xs) == 0:
+    x, y, bw, bh = cv2.boundingRect((alpha > 0).view(np.uint8))
+    if bw == 0:
         return None
     h, w = alpha.shape
-    return (int(max(0, xs.min() - margin)), int(max(0, ys.min() - margin)), int(min(w, xs.max() + 1 + margin)), int(min(h, ys.max() + 1 + margin)))
+    return (max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin))
 
 
 class _Grid:
@@ -253,8 +253,11 @@ def specular_highlights(rgb_lin: np.ndarray, radius_px: float, threshold: float)
     lum = rgb_lin @ LUMA
     k = max(3, int(_HIGHLIGHT_SIZE * radius_px) | 1)
     tophat = cv2.morphologyEx(lum, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    mx = rgb_lin.max(-1)
-    saturation = (mx - rgb_lin.min(-1)) / np.maximum(mx, 1e-4)
+    if float(tophat.max()) <= threshold:  # the common case: a matte object, no highlight
+        return np.zeros_like(lum)
+    r, g, b = rgb_lin[..., 0], rgb_lin[..., 1], rgb_lin[..., 2]
+    mx = np.maximum(np.maximum(r, g), b)
+    saturation = (mx - np.minimum(np.minimum(r, g), b)) / np.maximum(mx, 1e-4)
     colourless = np.clip(1.0 - saturation / _HIGHLIGHT_MAX_SATURATION, 0.0, 1.0)
     return (np.clip(tophat - threshold, 0.0, None) / max(1e-3, 1.0 - threshold) * colourless).astype(np.float32)
 
@@ -390,7 +393,8 @@ def render_glass(
 
     # 3: Beer-Lambert absorption along the glass path (tint is per half-width)
     tint = np.clip(np.asarray(cfg.tint, np.float32), 1e-4, 1.0)
-    absorb = np.exp(np.log(tint)[None, None, :] * (ray.path / max(r_work, 1e-6))[..., None])
+    tinted = bool((tint < 1.0).any())
+    absorb = np.exp(np.log(tint)[None, None, :] * (ray.path / max(r_work, 1e-6))[..., None]) if tinted else None
 
     # Fresnel: every interface the view ray crosses reflects -- front and back of a solid,
     # the four faces of a hollow object's two walls (incoherent sum of equal reflectances)
@@ -398,32 +402,41 @@ def render_glass(
     refl = np.where(inside, 1.0 - (1.0 - f) ** ray.interfaces, 0.0).astype(np.float32)
     r = reflect(view_rays(unit.shape), ray.normals)
     plate_small = cv2.resize(plate, None, fx=1 / _ENV_DOWNSCALE, fy=1 / _ENV_DOWNSCALE, interpolation=cv2.INTER_AREA)
-    env_small = srgb_to_linear(plate_small)
-    if cfg.environment_blur_px > 0:
-        env_small = cv2.GaussianBlur(env_small, (0, 0), cfg.environment_blur_px / _ENV_DOWNSCALE)
-    env = _environment(env_small, light_colour(srgb_to_linear(plate_small)), cfg, xs, ys, r, frame.shape[0])
+    plate_small_lin = srgb_to_linear(plate_small)
+    light = light_colour(plate_small_lin)
+    env_small = cv2.GaussianBlur(plate_small_lin, (0, 0), cfg.environment_blur_px / _ENV_DOWNSCALE) if cfg.environment_blur_px > 0 else plate_small_lin
+    env = _environment(env_small, light, cfg, xs, ys, r, frame.shape[0])
 
     # the input's own specular highlights, and the glint of the scene's main light, whose
     # direction the opaque object's shading gives away
     spec = specular_highlights(frame_lin, r_work, cfg.highlight_threshold)
-    light = light_direction(frame_lin, ray.normals, inside)
-    if light is not None:
-        towards = np.clip(dot(r, light[:, None, None]), 0.0, 1.0)
+    light_dir = light_direction(frame_lin, ray.normals, inside)
+    if light_dir is not None:
+        towards = np.clip(dot(r, light_dir[:, None, None]), 0.0, 1.0)
         # a bright spot is a highlight only where the surface mirrors the light to the
         # camera; elsewhere it is paint (a white pattern on the object), not light
         spec = spec * np.clip((towards - _HIGHLIGHT_MIN_COS) / (1.0 - _HIGHLIGHT_MIN_COS), 0.0, 1.0)
         spec = spec + cfg.glint * f * towards**_GLINT_SHININESS
     spec = np.where(inside, spec * cfg.highlights, 0.0).astype(np.float32)
+    has_spec = bool(spec.any())
 
     # to full size: the smooth fields, continued past the silhouette before resizing
     k = cols / size[0]
     if small:
         full = (cols, rows)
-        fields = [np.moveaxis(rr.offset, 0, -1) * k for rr in rays] + [ray.path * k, refl, spec, absorb, env, np.moveaxis(ray.normals, 0, -1)]
+        fields = [np.moveaxis(rr.offset, 0, -1) * k for rr in rays] + [ray.path * k, refl, env]
+        if tinted:
+            fields.append(absorb)
+        if has_spec:
+            fields.append(spec)
         big = _upsampled(fields, inside, full)
         offsets = [np.moveaxis(o, -1, 0) for o in big[: len(rays)]]
-        path, refl, spec, absorb, env, normals = big[len(rays) :]
-        normals = np.moveaxis(normals, -1, 0)
+        path, refl, env = big[len(rays) : len(rays) + 3]
+        rest = big[len(rays) + 3 :]
+        absorb = rest.pop(0) if tinted else absorb
+        spec = rest.pop(0) if has_spec else spec
+        # normals only feed the output passes: take them from the full-size surface
+        normals = height_normals(unit_full * (cfg.thickness * radius_px), facing=-1.0)
     else:
         offsets, path, normals = [rr.offset for rr in rays], ray.path, ray.normals
 
@@ -445,20 +458,22 @@ def render_glass(
     else:
         transmitted = _frosted(region, sample_x[0] - bx0, sample_y[0] - by0, sigma)
 
-    glass = (1.0 - refl)[..., None] * (transmitted * absorb) + refl[..., None] * env + spec[..., None]
+    if tinted:
+        transmitted *= absorb
+    glass = (1.0 - refl)[..., None] * transmitted + refl[..., None] * env
+    if has_spec:
+        glass += spec[..., None]
     # outside the silhouette (the feather ring) the glass layer is the plate itself
-    plate_lin_c = region[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
-    glass = np.where(inside_full[..., None], glass, plate_lin_c)
-    glass = np.clip(glass, 0.0, 1.0).astype(np.float32)
+    outside = ~inside_full
+    glass[outside] = region[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0][outside]
+    np.clip(glass, 0.0, 1.0, out=glass)
     alpha = matte[y0:y1, x0:x1]
     frame_lin_c = srgb_to_linear(frame_c)
 
     # 4: composite in linear light; pixels with alpha 0 stay the input's bytes
     out = frame.copy()
     a = alpha[..., None]
-    comp = linear_to_srgb(a * glass + (1.0 - a) * frame_lin_c)
-    touched = alpha > 0
-    out[y0:y1, x0:x1][touched] = comp[touched]
+    np.copyto(out[y0:y1, x0:x1], linear_to_srgb(a * glass + (1.0 - a) * frame_lin_c), where=(alpha > 0)[..., None])
     layer = GlassLayer(
         box=box,
         rgb=glass,

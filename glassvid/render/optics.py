@@ -28,6 +28,8 @@ LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 luminance of l
 
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
     """uint8 sRGB -> float32 linear light in [0, 1] (IEC 61966-2-1), via a table."""
+    if rgb.ndim == 3 and rgb.shape[2] <= 4 and rgb.flags.c_contiguous or rgb.ndim == 2:
+        return cv2.LUT(np.ascontiguousarray(rgb), _LINEAR_LUT)  # vectorised; same table
     return _LINEAR_LUT[rgb]
 
 
