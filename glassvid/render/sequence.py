@@ -15,7 +15,7 @@ from glassvid.clip import ClipCache
 from glassvid.config import Config, GlassConfig
 from glassvid.masks.matte import feather
 from glassvid.render.glass import GlassLayer, circularity, mode_for_circularity, render_glass
-from glassvid.temporal import is_scene_cut, temporal_blend
+from glassvid.temporal import TemporalFilter
 
 
 _MODE_SAMPLES = 9  # frames whose silhouettes decide mode 'auto'
@@ -34,14 +34,12 @@ def render_clip(clip: ClipCache, config: Config) -> Iterator[tuple[int, np.ndarr
     """Render every frame of ``clip``: yields ``(i, HxWx3 uint8 output, glass layer)`` in order."""
     gcfg, tcfg = resolve_mode(clip, config.glass), config.temporal
     feather_px = config.masks.feather_px + gcfg.edge_px
-    prev_frame = prev_out = None
+    steady = TemporalFilter(tcfg)  # one per clip: it carries the previous output
     for i in range(clip.n):
         frame = clip.frame(i)
         matte = feather(clip.mask(i), feather_px)
         height, radius = clip.depth(i)
         out, layer = render_glass(frame, clip.plate(i, frame), matte, height, radius, gcfg)
-        if prev_out is not None and not is_scene_cut(prev_frame, frame, tcfg.cut_threshold):
-            fwd, bwd = clip.flows(i)
-            out = temporal_blend(out, prev_out, bwd, fwd, matte > 0, tcfg)
+        flows = clip.flows(i) if i > 0 and steady.needs_object_flow else None
+        out = steady.step(frame, out, matte > 0, flows)
         yield i, out, layer
-        prev_frame, prev_out = frame, out
