@@ -64,7 +64,18 @@ class ClipCache:
         if not self.plate_store.has("plate", i, "npz"):
             return None
         d = self.plate_store.load_arrays("plate", i)
-        return PlateCrop(box=tuple(int(v) for v in d["box"]), rgb=d["rgb"], age=d["age"])  # type: ignore[arg-type]
+        conf = d["conf"].astype(np.float32) if "conf" in d else None
+        return PlateCrop(box=tuple(int(v) for v in d["box"]), rgb=d["rgb"], age=d["age"], source=d.get("source"), conf=conf)  # type: ignore[arg-type]
+
+    def plate_confidence(self, i: int) -> np.ndarray:
+        """HxW float32 in [0, 1]: how sure the plate pass is of each pixel of frame ``i``'s plate.
+
+        1 where the frame shows the background itself (and everywhere for the user's
+        plates), lower the longer ago a hidden pixel was seen, 0 where it was invented.
+        """
+        shape = (self.info.height, self.info.width)
+        crop = self.plate_crop(i) if self.user_plates is None else None
+        return np.ones(shape, np.float32) if crop is None else crop.confidence(shape)
 
     def plate(self, i: int, frame: np.ndarray | None = None) -> np.ndarray:
         """Full-frame clean plate of frame ``i`` (the user's, or the recovered one)."""

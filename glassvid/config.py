@@ -42,8 +42,8 @@ class FlowConfig:
     """Optical flow between consecutive frames (analyse pass)."""
 
     backend: str = _f("dis", "Flow backend: 'dis' (OpenCV DIS, no weights) or 'raft' (torchvision RAFT, [models]).", choices=("dis", "raft"))
-    preset: str = _f("fast", "DIS preset: speed/quality trade-off.", choices=("ultrafast", "fast", "medium"))
-    scale: float = _f(1.0, "DIS: compute flow at this fraction of the frame size; flow is upsampled back.", unit="fraction", range=(0.1, 1.0))
+    preset: str = _f("ultrafast", "DIS preset: speed/quality trade-off. At 854x480: 'ultrafast' ~5 ms per flow, endpoint error ~0.4-0.9 px; 'fast' ~10 ms, ~0.3-0.6 px; 'medium' ~55 ms, ~0.15-0.3 px (see glassvid/flow/dis.py).", choices=("ultrafast", "fast", "medium"))
+    scale: float = _f(1.0, "DIS: shrink frames to this fraction before computing flow (upsampled back). DIS already solves 2 pyramid levels above full size (1 for 'medium') but never narrower than 160 px, so this only saves time where that level stays 160 px wide: at 854x480, 0.5 gives the same flow as 1.", unit="fraction", range=(0.1, 1.0))
     raft_scale: float = _f(0.5, "RAFT: compute flow at this fraction of the frame size (RAFT's memory grows with the square of the pixel count: 14 GiB at 1080p full size).", unit="fraction", range=(0.1, 1.0))
     raft_iterations: int = _f(12, "RAFT: refinement iterations (more = slower, slightly better).", unit="iterations", range=(1, 32))
     model: str = _f("raft_small", "RAFT variant for the 'raft' backend.", choices=("raft_small", "raft_large"))
@@ -90,7 +90,7 @@ class PlateConfig:
     max_age: int = _f(0, "Farthest frame (in frames) background may be carried from; 0 = the whole clip.", unit="frames", range=(0, 100000))
     hole_dilate_px: int = _f(3, "Grow the object's mask by this much before recovering what is behind it, so its anti-aliased edge and shadow fringe are replaced too.", unit="px", range=(0, 64))
     inpaint_radius_px: int = _f(5, "Neighbourhood radius of OpenCV inpainting for pixels no frame ever shows.", unit="px", range=(1, 64))
-    inpaint_method: str = _f("telea", "OpenCV inpainting method for never-seen pixels.", choices=("telea", "ns"))
+    inpaint_method: str = _f("smooth", "Classic fill of never-seen pixels: 'smooth' (push-pull membrane: the smoothest continuation of the border), 'telea' or 'ns' (OpenCV inpainting).", choices=("smooth", "telea", "ns"))
     checkpoint: str = _f("", "Local Stable Diffusion inpainting model (diffusers folder or single .safetensors file) for inpaint='sd'.")
     steps: int = _f(25, "Denoising steps of Stable Diffusion inpainting.", unit="steps", range=(1, 200))
     prompt: str = _f("empty background, photo", "Text prompt for Stable Diffusion inpainting.")
@@ -102,6 +102,20 @@ class PlateConfig:
     sd_feather_px: float = _f(2.0, "Width inside the hole over which the generated pixels fade in from the known surroundings; known pixels are never changed.", unit="px", range=(0.0, 16.0))
     sd_colour_ring_px: int = _f(8, "Width of the ring of known pixels around the hole on which the generated colours are matched to the input (mean and spread per channel); 0 = no matching.", unit="px", range=(0, 128))
     sd_config: str = _f("", "For a single-file plate.checkpoint: a local diffusers folder with the model's configs and tokenizer (model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae/ configs; no weights needed). Empty = the checkpoint's own folder.")
+    source_margin_px: float = _f(32.0, "A background pixel seen this close to the object counts less (its masked edge, motion blur, shadow and bleeding flow live there): a sighting's quality is its distance from the hole over this, capped at 1; 0 = every visible pixel counts fully.", unit="px", range=(0.0, 256.0))
+    confidence_half_life: float = _f(24.0, "A carried sighting's confidence halves every this many frames of age; a pixel seen again replaces it when its quality is at least that confidence.", unit="frames", range=(0.5, 100000.0))
+    blend_ratio: float = _f(0.25, "Where the forward and backward sweeps both saw a hidden pixel and the weaker confidence is at least this fraction of the stronger, their colours are averaged (less noise); 1 = always take the better one.", unit="fraction", range=(0.0, 1.0))
+    sweep_scale: float = _f(0.5, "The sweeps that find where each hidden pixel was seen run at this fraction of the frame size (colours are still sampled at full size, from the frame that showed them): 1 = full size, slower.", unit="fraction", range=(0.125, 1.0))
+    sweep_threads: int = _f(2, "Threads for the forward and backward sweeps: 2 runs them side by side (same result; faster where a second core is free), 1 one after the other.", unit="threads", range=(1, 2))
+    motion_margin_px: int = _f(8, "Flow this close to the object is the object's motion, not the background's: inside the hole grown by this much the background motion is the camera homography plus a smooth completion of the flow around it.", unit="px", range=(0, 256))
+    motion_snap_px: float = _f(0.1, "Background motion below this (the flow's noise on a still camera) is set to exactly zero, so long carries do not drift.", unit="px", range=(0.0, 10.0))
+    keyframe_interval: int = _f(12, "inpaint='sd': run the model on a keyframe every this many frames among those with never-seen pixels; the frames between take its result carried along the flow.", unit="frames", range=(1, 100000))
+    keyframe_pad_px: int = _f(8, "inpaint='sd': a keyframe invents this far beyond its own never-seen pixels (inside the hole), so the frames around it find invented background where theirs lies.", unit="px", range=(0, 256))
+    loop_iterations: int = _f(5, "Inpaint-and-score loop: most rounds of candidates -> glass render -> See-Through Score per scored frame; 0 = off.", unit="rounds", range=(0, 100))
+    loop_target: float = _f(0.9, "Inpaint-and-score loop: stop refining a frame once its See-Through Score reaches this.", unit="score", range=(0.0, 1.0))
+    loop_interval: int = _f(0, "Inpaint-and-score loop: score every this many frames with a hole (1 = every one); the choice made on a scored frame holds until the next one. 0 = no loop.", unit="frames", range=(0, 100000))
+    loop_margin: float = _f(0.05, "Inpaint-and-score loop: a candidate replaces the recovered plate only when its score is higher by this much.", unit="score", range=(0.0, 1.0))
+    loop_low_confidence: float = _f(0.25, "Inpaint-and-score loop: the 'low-confidence' candidate fills pixels whose plate confidence is below this like never-seen ones.", unit="confidence", range=(0.0, 1.0))
 
 
 @dataclass
@@ -127,11 +141,22 @@ class GlassConfig:
 
 @dataclass
 class TemporalConfig:
-    """Steadiness: blend each render with the previous output warped by flow."""
+    """Steadiness (render pass): carry the previous output forward by motion and blend it in.
 
-    strength: float = _f(0.6, "Weight of the warped previous output where flow is trusted and the render agrees (0 = off).", unit="fraction", range=(0.0, 0.95))
-    agreement: float = _f(0.08, "Colour difference (0-1 scale) at which the previous output stops being trusted, so new content comes through.", unit="fraction of white", range=(0.001, 1.0))
-    cut_threshold: float = _f(0.35, "Mean absolute difference between consecutive input frames above which a scene cut resets the blend.", unit="fraction of white", range=(0.0, 1.0))
+    Inside the object's region only: ``out = render + w * (carried - render)`` with
+    ``w = strength * exp(-(change / agreement)^2)``, ``carried`` the previous output moved
+    by the best-agreeing of the ``motion`` candidates and ``change`` its local colour
+    difference to the render (see :mod:`glassvid.temporal`).
+    """
+
+    strength: float = _f(0.75, "Largest weight of the carried previous output, where it agrees with the render (0 = off). A steady part becomes an average over about 1/(1-strength) frames (0.75: 4), its frame-to-frame noise scaled by sqrt((1-strength)/(1+strength)) (0.75: 0.38).", unit="fraction", range=(0.0, 0.95))
+    agreement: float = _f(0.055, "Local colour difference between the render and the carried previous output at which the weight falls to 37 % of strength (2 % at twice it): larger steadies more, but lets real change (new content, unfollowed motion) trail.", unit="fraction of white", range=(0.001, 1.0))
+    agreement_radius_px: int = _f(2, "Radius of the box over which that difference is averaged, so per-pixel noise counts little and coherent change fully; 0 = per pixel.", unit="px", range=(0, 16))
+    motion: str = _f("render", "Motions that may carry the previous output, the best-agreeing one per pixel: 'render' (the flow of the rendered output itself, and stillness), 'object' (the input's flow, i.e. the object's motion, where its forward-backward check passes), 'all' (both).", choices=("render", "object", "all"))
+    flow_preset: str = _f("ultrafast", "DIS preset of the render's own flow (computed per frame on the object's box).", choices=("ultrafast", "fast", "medium"))
+    flow_width_px: int = _f(100, "The render's own flow (per frame, on the object's box) is solved on the coarsest DIS pyramid level at least this wide, then upsampled: smaller = faster, coarser; a box narrower than this is solved at full size.", unit="px", range=(16, 4096))
+    cut_colour: float = _f(0.3, "Scene cut when the hue-saturation histograms of consecutive input frames differ by more than this total-variation distance (brightness does not count); a cut resets the blend. Consecutive frames of the shared clips reach 0.08, different clips 0.44 and more.", unit="fraction", range=(0.0, 1.0))
+    cut_structure: float = _f(0.25, "Scene cut also when 1 - the correlation of consecutive frames' 16x9 luminance thumbnails exceeds this (0 = same layout, 1 = unrelated): a cut between shots of the same colours. Consecutive frames of the shared clips reach 0.10 (fast motion), different clips 0.33 and more.", unit="", range=(0.0, 2.0))
 
 
 @dataclass

@@ -11,7 +11,9 @@ frames when there is no ``input/``). :func:`evaluate` measures what the folder a
   candidate's own flow (only changes no motion explains). Baselines: the opaque input,
   per-frame OpenCV inpainting of the object, their 50 % blend (the naive "make it
   transparent"), the true plate (invisible glass), and ``glass/`` itself (whose warping
-  error is the floor real glass sets).
+  error is the floor real glass sets). Every candidate also gets its See-Through Score
+  (:mod:`glassvid.score`, which uses no ground truth: the candidate, the input, the
+  mask and a plate -- the result's ``plate=`` when given, else the true plate).
 - **masks** (needs masks in the folder and ``masks=`` given): J (IoU) and F (DAVIS
   boundary measure) per frame, skipping the prompt frame; baseline: the prompt frame's
   mask held still.
@@ -35,6 +37,7 @@ import numpy as np
 from glassvid.errors import InputError
 from glassvid.io import list_sequence, read_frames, read_image
 from glassvid.metrics import boundary_f, compute_flow, dilate_mask, fb_consistency, iou, psnr, ssim, warping_error
+from glassvid.score import see_through
 
 REGION_PX = 4  # the object region is the mask dilated by this much
 INPAINT_RADIUS_PX = 5
@@ -51,6 +54,7 @@ class RenderScores:
     ssim_out: float
     warp_error: float  # under the input's flow (Lai et al.)
     flicker: float  # under the candidate's own flow
+    see_through: float = math.nan  # See-Through Score (glassvid.score), no ground truth used
     per_frame: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -157,7 +161,10 @@ def evaluate(
     truth = GroundTruth.open(gt)
     report = EvalReport(gt=str(gt), result=str(result) if result is not None else None, frames=truth.count)
     if truth.glass is not None and truth.input is not None and truth.mask is not None:
-        report.render = _render_scores(truth, result, baselines, region_px)
+        plates = list_sequence(plate) if plate is not None else None
+        if plates is not None:
+            _check_count("--plate", len(plates), truth.count)
+        report.render = _render_scores(truth, result, baselines, region_px, plates)
     if masks is not None:
         if truth.mask is None:
             raise InputError(f"'{gt}' has no mask/ folder to score --masks against")
@@ -180,7 +187,9 @@ def _inpaint(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.inpaint(frame, hole, INPAINT_RADIUS_PX, cv2.INPAINT_TELEA)
 
 
-def _render_scores(truth: GroundTruth, result: Any, baselines: bool, region_px: int) -> dict[str, RenderScores]:
+def _render_scores(truth: GroundTruth, result: Any, baselines: bool, region_px: int, plates: list[Path] | None = None) -> dict[str, RenderScores]:
+    """Render scores per candidate; the See-Through Score of every candidate is taken with
+    the same plate: the result's (``plates``) when given, else the true one, else none."""
     n = truth.count
     inputs, glasses, masks = truth.input or [], truth.glass or [], truth.mask or []
     candidates: dict[str, Callable[[int, dict[str, np.ndarray]], np.ndarray]] = {}
@@ -195,7 +204,8 @@ def _render_scores(truth: GroundTruth, result: Any, baselines: bool, region_px: 
         if truth.plate is not None:
             candidates["plate"] = lambda i, c: read_image(truth.plate[i])  # type: ignore[index]
         candidates["glass"] = lambda i, c: c["glass"]
-    acc = {name: {k: [] for k in ("psnr_in", "ssim_in", "psnr_out", "ssim_out", "warp_error", "flicker")} for name in candidates}
+    acc = {name: {k: [] for k in ("psnr_in", "ssim_in", "psnr_out", "ssim_out", "warp_error", "flicker", "see_through")} for name in candidates}
+    plate_files = plates if plates is not None else truth.plate
     prev: dict[str, np.ndarray] = {}
     prev_input = None
     for i in range(n):
@@ -203,6 +213,7 @@ def _render_scores(truth: GroundTruth, result: Any, baselines: bool, region_px: 
         mask = read_image(masks[i], mode="gray") > 127
         ctx["inpaint"] = _inpaint(ctx["input"], mask)
         region = dilate_mask(mask, region_px)
+        score_plate = read_image(plate_files[i]) if plate_files is not None else None
         if prev_input is not None:
             f_in = compute_flow(ctx["input"], prev_input)
             valid_in = fb_consistency(f_in, compute_flow(prev_input, ctx["input"]))
@@ -218,6 +229,8 @@ def _render_scores(truth: GroundTruth, result: Any, baselines: bool, region_px: 
             a["ssim_in"].append(ssim(frame, ctx["glass"], region))
             a["psnr_out"].append(psnr(frame, ctx["glass"], ~region))
             a["ssim_out"].append(ssim(frame, ctx["glass"], ~region))
+            st = see_through(frame, ctx["input"], mask, score_plate)
+            a["see_through"].append(st.score if st.score is not None else math.nan)
             if prev_input is not None:
                 a["warp_error"].append(warping_error(prev[name], frame, f_in, valid_in, region))
                 f_own = compute_flow(frame, prev[name])
@@ -281,9 +294,9 @@ def format_report(report: EvalReport) -> str:
     """The report as markdown tables."""
     lines = [f"ground truth: {report.gt}", f"result: {report.result}", ""]
     if report.render:
-        lines += ["| candidate | PSNR in | SSIM in | PSNR out | SSIM out | warp err (input flow) | flicker (own flow) |", "|---|---|---|---|---|---|---|"]
+        lines += ["| candidate | PSNR in | SSIM in | PSNR out | SSIM out | warp err (input flow) | flicker (own flow) | see-through |", "|---|---|---|---|---|---|---|---|"]
         for name, s in report.render.items():
-            lines.append(f"| {name} | {s.psnr_in:.2f} | {s.ssim_in:.4f} | {s.psnr_out:.2f} | {s.ssim_out:.4f} | {s.warp_error:.5f} | {s.flicker:.5f} |")
+            lines.append(f"| {name} | {s.psnr_in:.2f} | {s.ssim_in:.4f} | {s.psnr_out:.2f} | {s.ssim_out:.4f} | {s.warp_error:.5f} | {s.flicker:.5f} | {s.see_through:.3f} |")
         lines.append("")
     if report.masks:
         lines += ["| masks | J | F | J&F |", "|---|---|---|---|"]

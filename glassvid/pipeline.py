@@ -357,9 +357,9 @@ class Pipeline:
             log.info("plate: reused %s", store.dir)
             return
         with _PassTimer(report, "plate", store) as t:
-            recover_plates(clip, self.config.plate, self.inpainter, lambda done, total: self.progress("plate", done, total))
+            meta = recover_plates(clip, self.config.plate, self.inpainter, lambda done, total: self.progress("plate", done, total), matte_feather_px=self.config.masks.feather_px)
             t.frames = clip.n
-            store.mark_complete({"frames": clip.n})
+            store.mark_complete(meta)
 
     # -- 4: render ------------------------------------------------------------------------------
     def _render_pass(self, clip: ClipCache, report: RunReport, output: Any) -> None:
@@ -378,8 +378,11 @@ class Pipeline:
             write_image(folder / f"{clip.frames.start + i:05d}.png", np.where(clip.mask(i), 255, 0).astype(np.uint8))
 
     def _save_plates(self, clip: ClipCache, folder: Path) -> None:
+        """Plates as ``folder/NNNNN.png`` and their confidence as ``folder/confidence/NNNNN.png`` (8-bit, 255 = seen in that frame)."""
         for i in range(clip.n):
-            write_image(folder / f"{clip.frames.start + i:05d}.png", clip.plate(i))
+            name = f"{clip.frames.start + i:05d}.png"
+            write_image(folder / name, clip.plate(i))
+            write_image(folder / "confidence" / name, np.clip(clip.plate_confidence(i) * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
 class _PassTimer:

@@ -1,10 +1,11 @@
 """Clean-plate stage: the background behind the object, per frame.
 
-Classic path (no weights): background seen in other frames is carried to each frame
-along the flow, forward and backward through the clip (:mod:`.propagate`); what no
-frame ever shows is inpainted (:func:`.inpaint.fill_unseen`). A plate is stored as a
-crop around the hole with its provenance: how many frames away each pixel was seen
-(``age``; 0 = visible in this frame, ``inf`` = never seen, invented).
+Classic path (no weights): for every hidden pixel, the sweeps find the nearest frames
+that show its background, forward and backward through the clip, carrying *where* it
+was seen along the background's motion (:mod:`.propagate`), and sample its colour from
+that frame once (:mod:`.recover`); what no frame ever shows is inpainted
+(:mod:`.inpaint`), or invented by a model on keyframes and carried likewise
+(:mod:`.keyframes`). A plate is stored as a crop around the hole with its provenance.
 """
 
 from __future__ import annotations
@@ -16,11 +17,21 @@ import numpy as np
 
 @dataclass
 class PlateCrop:
-    """The plate inside ``box`` (x0, y0, x1, y1, exclusive); outside it the plate is the frame."""
+    """The plate inside ``box`` (x0, y0, x1, y1, exclusive); outside it the plate is the frame.
+
+    Provenance per pixel of the box: ``age`` (frames between this frame and the one that
+    showed the pixel; 0 = visible here, inf = invented), ``source`` (that frame's index in
+    the clip, -1 = invented) and ``conf`` (the plate pass's confidence in [0, 1]: 1 where
+    visible, the sighting's quality halved every ``plate.confidence_half_life`` frames of
+    age where carried, 0 where invented). ``source``/``conf`` are None in plates written
+    before they existed.
+    """
 
     box: tuple[int, int, int, int]
     rgb: np.ndarray  # hxwx3 uint8
-    age: np.ndarray  # hxw float32: frames between this frame and where the pixel was seen; inf = invented
+    age: np.ndarray  # hxw float32
+    source: np.ndarray | None = None  # hxw int32
+    conf: np.ndarray | None = None  # hxw float32 in [0, 1]
 
     def paste(self, frame: np.ndarray) -> np.ndarray:
         """Full-frame plate: ``frame`` with this crop pasted in."""
@@ -30,10 +41,17 @@ class PlateCrop:
         return out
 
     def confidence(self, frame_shape: tuple[int, int], half_life: float = 8.0) -> np.ndarray:
-        """HxW float32 in [0, 1]: 1 where seen in this frame, halving every ``half_life`` frames, 0 where invented."""
+        """HxW float32 in [0, 1] over the whole frame: 1 outside the box, ``conf`` inside.
+
+        Without a stored ``conf``: 1 where seen in this frame, halving every ``half_life``
+        frames of age, 0 where invented.
+        """
         conf = np.ones(frame_shape, np.float32)
         x0, y0, x1, y1 = self.box
-        conf[y0:y1, x0:x1] = np.where(np.isfinite(self.age), 0.5 ** (self.age / half_life), 0.0)
+        if self.conf is not None:
+            conf[y0:y1, x0:x1] = self.conf
+        else:
+            conf[y0:y1, x0:x1] = np.where(np.isfinite(self.age), 0.5 ** (self.age / half_life), 0.0)
         return conf
 
 

@@ -1,0 +1,88 @@
+"""Sampling colours from the frames where the background was seen.
+
+The sweeps say, per hidden pixel, which frame showed its background and where
+(:class:`~glassvid.plate.propagate.Sightings`); this reads those frames back from the
+work directory (memory-mapped, so only the rows needed are read) and samples each
+position once, bilinearly. Memory: at most ``cache_size`` open memory maps.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+_ROW = 1024  # positions per row of the remap maps
+
+
+class FrameSampler:
+    """Bilinear samples of frames by index.
+
+    ``load(k)`` returns frame ``k`` (HxWxC, may be a memmap), or ``(image, x0, y0)`` for an
+    image that covers only a box of the frame starting at ``(x0, y0)`` (the keyframes'
+    invented crops); positions are always in full-frame pixels.
+    """
+
+    def __init__(self, load: Callable[[int], Any], *, cache_size: int = 64) -> None:
+        self.load = load
+        self.cache_size = cache_size
+        self._cache: OrderedDict[int, tuple[np.ndarray, int, int]] = OrderedDict()
+        self.frames_read = 0
+
+    def _get(self, k: int) -> tuple[np.ndarray, int, int]:
+        img = self._cache.get(k)
+        if img is None:
+            got = self.load(k)
+            img = got if isinstance(got, tuple) else (got, 0, 0)
+            self.frames_read += 1
+            self._cache[k] = img
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(k)
+        return img
+
+    def sample(self, src: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Colours at ``(x, y)`` of frame ``src`` for every element with ``src >= 0``.
+
+        ``src`` int array (any shape), ``x``/``y`` float32 of the same shape in the source
+        frame's pixels. Returns float32 of shape ``src.shape + (C,)``; 0 where ``src < 0``.
+        Positions outside the frame take the nearest border pixel.
+        """
+        flat_src = src.ravel()
+        fx, fy = x.ravel().astype(np.float32), y.ravel().astype(np.float32)
+        out: np.ndarray | None = None
+        valid = np.flatnonzero(flat_src >= 0)
+        if len(valid):
+            order = valid[np.argsort(flat_src[valid], kind="stable")]
+            keys = flat_src[order]
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            ends = np.r_[starts[1:], len(order)]
+            for s, e in zip(starts, ends):
+                idx = order[s:e]
+                img, x0, y0 = self._get(int(keys[s]))
+                if out is None:
+                    out = np.zeros((flat_src.size, img.shape[2] if img.ndim == 3 else 1), np.float32)
+                out[idx] = _bilinear(img, fx[idx] - x0, fy[idx] - y0)
+        if out is None:
+            out = np.zeros((flat_src.size, 3), np.float32)
+        return out.reshape(src.shape + (out.shape[1],))
+
+
+def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Samples (N x C float32) of ``img`` at N positions (bilinear; positions outside take the border).
+
+    ``img`` may be a memory map: cv2.remap touches only the pages under the positions,
+    so a frame on disk is read where it is sampled and nowhere else.
+    """
+    n = len(x)
+    rows = -(-n // _ROW)
+    mx = np.zeros(rows * _ROW, np.float32)
+    my = np.zeros(rows * _ROW, np.float32)
+    mx[:n] = x
+    my[:n] = y
+    src = img if img.flags.c_contiguous else np.ascontiguousarray(img)
+    vals = cv2.remap(src, mx.reshape(rows, _ROW), my.reshape(rows, _ROW), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return vals.reshape(rows * _ROW, -1)[:n].astype(np.float32)
