@@ -360,11 +360,44 @@ def section_memory(ctx: Context) -> str:
 # ============================================================================ main
 
 
+def section_render(ctx: Context) -> str:
+    """Render-pass speed at 854x480 (benchmarks/render.py)."""
+    import render
+
+    return render.section(ctx)
+
+
+def section_temporal(ctx: Context) -> str:
+    """Flow presets, temporal stage on/off, flicker vs glass/ (benchmarks/temporal.py)."""
+    import temporal
+
+    return temporal.section(ctx)
+
+
+def section_plate(ctx: Context) -> str:
+    """Clean plates vs inpainting, See-Through Score agreement, the loop (benchmarks/plate.py)."""
+    import plate
+
+    return plate.section(ctx.work / "plate", quick=ctx.quick)
+
+
+def section_presets(ctx: Context) -> str:
+    """Every look preset on the ground-truth scenes (benchmarks/presets.py)."""
+    import presets
+
+    presets.main()
+    return "## Look presets\n\nEvery preset rendered with the true matte and plate on frame 24 of each scene: [sheets/presets.png](sheets/presets.png).\n\n![presets](sheets/presets.png)\n"
+
+
 SECTIONS: dict[str, Callable[[Context], str]] = {
     "gt": section_gt,
     "real": section_real,
     "speed": section_speed,
     "memory": section_memory,
+    "render": section_render,
+    "temporal": section_temporal,
+    "plate": section_plate,
+    "presets": section_presets,
 }
 
 
