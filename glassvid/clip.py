@@ -57,7 +57,10 @@ class ClipCache:
     def depth(self, i: int) -> tuple[np.ndarray, float]:
         """The object's height field (HxW float32 in [0, 1]) and its half-width in pixels."""
         d = self.analyse_store.load_arrays("depth", i)
-        return d["height"].astype(np.float32), float(d["radius"])
+        height = np.zeros((self.info.height, self.info.width), np.float32)
+        x0, y0, x1, y1 = (int(v) for v in d["box"])
+        height[y0:y1, x0:x1] = d["height"]
+        return height, float(d["radius"])
 
     def plate_crop(self, i: int) -> PlateCrop | None:
         """The recovered plate of frame ``i`` inside its hole's box (None: no hole)."""

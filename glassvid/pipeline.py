@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from glassvid.cache import PassStore, WorkDir, _atomic, default_work_root, stable_hash
@@ -46,6 +47,7 @@ ProgressCallback = Callable[[str, int, int], None]
 """``(pass_name, frames_done, frames_total)``, called after each frame of a pass."""
 
 PASSES = ("frames", "analyse", "plate", "render")
+_CACHE_FORMAT = 2  # bump when what a pass stores changes shape, so old caches are not misread
 
 
 @dataclass
@@ -214,7 +216,7 @@ class Pipeline:
         work = WorkDir(self.work_root, stable_hash("clip", info.identity, rng.start, rng.stop))
         frame_key = stable_hash(info.identity, rng.start, rng.stop, fps)
         prompt_key = _prompt_key(prompt) if mattes is None else stable_hash([_file_id(p) for p in mattes])
-        analyse_key = stable_hash(frame_key, self.config.section_hash("flow", "masks", "depth"), prompt_key)
+        analyse_key = stable_hash(_CACHE_FORMAT, frame_key, self.config.section_hash("flow", "masks", "depth"), prompt_key)
         plate_key = stable_hash(analyse_key, self.config.section_hash("plate"), [_file_id(p) for p in user_plates] if user_plates else None)
         report = RunReport(
             input=str(input),
@@ -303,7 +305,9 @@ class Pipeline:
                     empty.append(clip.frames.start + i)
                 if not store.has("depth", i, "npz"):
                     d = self.depth(clip.frame(i), mask)
-                    store.save_arrays("depth", i, height=d.height.astype(np.float16), radius=np.float32(d.radius_px))
+                    # the height is 0 outside the object: keep only its box
+                    x, y, w, h = cv2.boundingRect((d.height > 0).view(np.uint8))
+                    store.save_arrays("depth", i, box=np.array([x, y, x + w, y + h]), height=d.height[y : y + h, x : x + w].astype(np.float16), radius=np.float32(d.radius_px))
                 step()
             t.frames = n
             warnings = []
