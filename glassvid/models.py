@@ -75,3 +75,23 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BackendError(f"checkpoint '{p}' holds a {type(data).__name__}, not a state dict of weights")
     return data
+
+
+def state_dict_misfit(expected: dict[str, Any], state: dict[str, Any]) -> str:
+    """Why ``state`` cannot load strictly into a model whose state dict is ``expected``; '' when it can.
+
+    Counts missing keys, unexpected keys and shape mismatches, each with an example,
+    so a wrong checkpoint's error says what kind of wrong it is.
+    """
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in expected if k in state and tuple(getattr(state[k], "shape", ())) != tuple(expected[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s), e.g. '{missing[0]}'")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s), e.g. '{unexpected[0]}'")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} of another shape, e.g. '{k}' {tuple(state[k].shape)} in the file vs {tuple(expected[k].shape)} in the model")
+    return "; ".join(parts)

@@ -37,7 +37,7 @@ import numpy as np
 from glassvid.config import FlowConfig, RuntimeConfig
 from glassvid.errors import BackendError, ConfigError, InputError
 from glassvid.flow.ops import resize_flow
-from glassvid.models import import_torch, load_state_dict, require_checkpoint, resolve_device
+from glassvid.models import import_torch, load_state_dict, require_checkpoint, resolve_device, state_dict_misfit
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +68,6 @@ def _min_side(model: Any) -> int:
     if not isinstance(levels, int):
         return _STRIDE
     return _STRIDE * 2 * 2 ** (levels - 1)
-
-
-def _misfit(expected: dict[str, Any], state: dict[str, Any]) -> str:
-    """Why ``state`` cannot load into a model whose state dict is ``expected``; '' when it can."""
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [k for k in expected if k in state and tuple(getattr(state[k], "shape", ())) != tuple(expected[k].shape)]
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing key(s), e.g. '{missing[0]}'")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected key(s), e.g. '{unexpected[0]}'")
-    if shapes:
-        k = shapes[0]
-        parts.append(f"{len(shapes)} shape mismatch(es), e.g. '{k}' {tuple(state[k].shape)} vs {tuple(expected[k].shape)}")
-    return "; ".join(parts)
 
 
 class RAFTFlow:
@@ -140,7 +124,7 @@ class RAFTFlow:
         ckpt = require_checkpoint(path, what=f"RAFT flow ({cfg.model})", setting="flow.checkpoint", official=official)
         model = build(weights=None)
         state = load_state_dict(ckpt)
-        misfit = _misfit(model.state_dict(), state)
+        misfit = state_dict_misfit(model.state_dict(), state)
         if misfit:
             raise BackendError(
                 f"checkpoint '{ckpt}' does not fit torchvision {cfg.model} ({misfit}); "

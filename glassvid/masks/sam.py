@@ -46,7 +46,7 @@ from glassvid.config import MaskConfig, RuntimeConfig
 from glassvid.errors import BackendError, ConfigError, InputError, PromptError
 from glassvid.flow.ops import warp
 from glassvid.masks.classic import crop_box
-from glassvid.models import import_torch, load_state_dict, require_checkpoint, resolve_device
+from glassvid.models import import_torch, load_state_dict, require_checkpoint, resolve_device, state_dict_misfit
 from glassvid.prompts import Prompt
 
 if TYPE_CHECKING:
@@ -431,24 +431,13 @@ def _check_frame(frame: np.ndarray) -> None:
 
 def _check_fits(sam: "Sam", state: dict[str, Any], *, path: str, model: str) -> None:
     """Raise a :class:`BackendError` naming the file and model if ``state`` is not this architecture's."""
-    own = sam.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
-    if not (missing or unexpected or wrong):
+    misfit = state_dict_misfit(sam.state_dict(), state)
+    if not misfit:
         return
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} weights missing (e.g. {missing[0]})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-    if wrong:
-        k = wrong[0]
-        parts.append(f"{len(wrong)} of another shape (e.g. {k}: {tuple(getattr(state[k], 'shape', ()))} in the file, {tuple(own[k].shape)} in {model})")
     official = OFFICIAL_CHECKPOINTS.get(model) or _official()
     fix = f"point masks.checkpoint at a SAM {model} checkpoint ({official}) or set masks.model to the checkpoint's variant"
     patch = state.get("image_encoder.patch_embed.proj.weight")
     variant = _ENCODER_WIDTHS.get(int(patch.shape[0])) if patch is not None and patch.ndim == 4 else None
     if variant is not None and variant != model:
         fix = f"it looks like a {variant} checkpoint: set masks.model={variant}, or point masks.checkpoint at a SAM {model} checkpoint ({official})"
-    raise BackendError(f"checkpoint '{path}' does not fit SAM {model} ({'; '.join(parts)}); {fix}")
+    raise BackendError(f"checkpoint '{path}' does not fit SAM {model} ({misfit}); {fix}")
