@@ -45,7 +45,7 @@ def default_work_root() -> Path:
     return Path(base) / "glassvid"
 
 
-def _atomic(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
@@ -73,7 +73,7 @@ class PassStore:
 
     def mark_complete(self, meta: dict[str, Any] | None = None) -> None:
         data = json.dumps(meta or {}, indent=1, default=str)
-        _atomic(self.dir / "complete.json", lambda p: Path(p).write_text(data))
+        atomic_write(self.dir / "complete.json", lambda p: Path(p).write_text(data))
 
     def meta(self) -> dict[str, Any]:
         path = self.dir / "complete.json"
@@ -93,14 +93,14 @@ class PassStore:
 
     def save_array(self, kind: str, index: int, array: np.ndarray) -> None:
         """Raw ``.npy`` (fast to write and read; memory-mappable)."""
-        _atomic(self.path(kind, index, "npy"), lambda p: np.save(p, np.ascontiguousarray(array), allow_pickle=False))
+        atomic_write(self.path(kind, index, "npy"), lambda p: np.save(p, np.ascontiguousarray(array), allow_pickle=False))
 
     def load_array(self, kind: str, index: int, *, mmap: bool = False) -> np.ndarray:
         return np.load(self.path(kind, index, "npy"), mmap_mode="r" if mmap else None, allow_pickle=False)
 
     def save_arrays(self, kind: str, index: int, **arrays: np.ndarray) -> None:
         """Several named arrays in one uncompressed ``.npz``."""
-        _atomic(self.path(kind, index, "npz"), lambda p: np.savez(p, **arrays))
+        atomic_write(self.path(kind, index, "npz"), lambda p: np.savez(p, **arrays))
 
     def load_arrays(self, kind: str, index: int) -> dict[str, np.ndarray]:
         with np.load(self.path(kind, index, "npz"), allow_pickle=False) as data:
@@ -111,7 +111,7 @@ class PassStore:
         def write(p: str) -> None:
             if not cv2.imwrite(p, np.where(mask, 255, 0).astype(np.uint8)):
                 raise CacheError(f"cannot write '{p}'; check free disk space and permissions")
-        _atomic(self.path(kind, index, "png"), write)
+        atomic_write(self.path(kind, index, "png"), write)
 
     def load_mask(self, kind: str, index: int) -> np.ndarray:
         img = cv2.imread(str(self.path(kind, index, "png")), cv2.IMREAD_GRAYSCALE)
@@ -121,7 +121,7 @@ class PassStore:
 
     def save_json(self, name: str, data: Any) -> None:
         text = json.dumps(data, indent=1, default=str)
-        _atomic(self.dir / name, lambda p: Path(p).write_text(text))
+        atomic_write(self.dir / name, lambda p: Path(p).write_text(text))
 
     def load_json(self, name: str) -> Any:
         return json.loads((self.dir / name).read_text())

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from glassvid.cache import PassStore, WorkDir, _atomic, default_work_root, stable_hash
+from glassvid.cache import PassStore, WorkDir, atomic_write, default_work_root, stable_hash
 from glassvid.clip import ClipCache
 from glassvid.config import Config
 from glassvid.depth import DepthEstimator, build_depth
@@ -413,7 +413,7 @@ class _PassTimer:
 
 def _write_report(path: Path, report: RunReport) -> None:
     text = json.dumps(report.to_dict(), indent=1, default=str)
-    _atomic(path, lambda p: Path(p).write_text(text))
+    atomic_write(path, lambda p: Path(p).write_text(text))
 
 
 def _run_record(clip: ClipCache, config: Config, prompt: Prompt | None, matte: Any, plate: Any, fps: float | None) -> dict[str, Any]:
