@@ -75,6 +75,7 @@ class RunReport:
     passes: dict[str, PassReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     mask_confidence: list[float] = field(default_factory=list)
+    plate: dict[str, Any] = field(default_factory=dict)  # the plate pass's own report: provenance, model calls, loop scores
     # "incomplete" while the run works, "complete" when every pass it was asked for has
     # finished; with ``run`` it lets `glassvid export` reopen the cache (glassvid.export.run)
     status: str = "incomplete"
@@ -358,12 +359,14 @@ class Pipeline:
             return
         if store.is_complete():
             report.passes["plate"] = PassReport("reused")
+            report.plate = store.meta()
             log.info("plate: reused %s", store.dir)
             return
         with _PassTimer(report, "plate", store) as t:
             meta = recover_plates(clip, self.config.plate, self.inpainter, lambda done, total: self.progress("plate", done, total), matte_feather_px=self.config.masks.feather_px)
             t.frames = clip.n
             store.mark_complete(meta)
+            report.plate = meta
 
     # -- 4: render ------------------------------------------------------------------------------
     def _render_pass(self, clip: ClipCache, report: RunReport, output: Any) -> None:
