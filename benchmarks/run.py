@@ -58,6 +58,7 @@ from common import (
     sheet_rows,
     trimmed,
 )
+from glassvid.config import load_config
 from glassvid.evaluate import EvalReport, evaluate
 from glassvid.io import read_image
 from glassvid.io.images import list_sequence
@@ -381,6 +382,26 @@ def section_plate(ctx: Context) -> str:
     return plate.section(ctx.work / "plate", quick=ctx.quick)
 
 
+def section_masks(ctx: Context) -> str:
+    """The classic mask backend alone: whole real clips from the mask and from the box prompt (benchmarks/masks.py)."""
+    import masks
+
+    clips = ["davis_blackswan", "cup_slide"] if ctx.quick else None
+    scores = masks.evaluate(load_config().masks, data=ctx.data, cache=ctx.work / "mask-flows", clips=clips, log=ctx.log)
+    big = next((s for s in scores if s.size == masks.FPS_SIZE), None)
+    clip = masks.load_real(ctx.data / "real" / big.clip.split(" ")[0]) if big is not None else None
+    flow_s = masks.flow_seconds_per_frame(clip) if clip is not None else None
+    m = masks.summary(scores)
+    if "real_mask_jf" in m:
+        ctx.summary.append(f"**masks alone** (whole real clips): mean J&F {m['real_mask_jf']:.3f} from the mask prompt, {m.get('real_box_jf', float('nan')):.3f} from the box; rendered scenes IoU {m.get('gt_j', float('nan')):.3f}; {m.get('mask_fps_854x480', float('nan')):.0f} frames/s at 854x480")
+    return (
+        "## Masks alone (issue 4)\n\n"
+        "The classic backend on every clip of `real/` (all frames), prompted by the first frame's mask and by the box of "
+        "`prompt.json`, and on the rendered scenes from their first mask; flows as the pipeline computes them. "
+        "J and F are means over the frames after the prompt frame. Same as `python benchmarks/masks.py`.\n\n" + masks.table(scores, flow_s)
+    )
+
+
 def section_presets(ctx: Context) -> str:
     """Every look preset on the ground-truth scenes (benchmarks/presets.py)."""
     import presets
@@ -392,6 +413,7 @@ def section_presets(ctx: Context) -> str:
 SECTIONS: dict[str, Callable[[Context], str]] = {
     "gt": section_gt,
     "real": section_real,
+    "masks": section_masks,
     "speed": section_speed,
     "memory": section_memory,
     "render": section_render,

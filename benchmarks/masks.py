@@ -1,0 +1,287 @@
+"""Benchmark of the classic mask backend (issue 4): J, F, J&F per clip and frames/s.
+
+Runs the mask propagator over every clip of ``../shared/data/real/`` that has masks,
+prompted (a) by the first frame's ground-truth mask and (b) by the box of its
+``prompt.json`` (inclusive pixels there, made exclusive here), and over the rendered
+scenes of ``../shared/data/gt/`` from their first mask. Scores are DAVIS's region
+similarity J (:func:`glassvid.metrics.iou`) and contour accuracy F
+(:func:`glassvid.metrics.boundary_f`), each the mean over the frames after the prompt
+frame. A clip with only ``masks_pseudo/`` (colour-threshold masks, not human ground
+truth) is scored but kept out of the means.
+
+Flows are computed as the pipeline does: DIS with the default config's preset, stored as
+float16, both directions, the forward-backward check of :mod:`glassvid.flow.ops`.
+``--cache DIR`` keeps them between runs.
+
+Usage::
+
+    python benchmarks/masks.py --out RESULTS-masks.md [--cache /tmp/gvflow] [--set masks.KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from glassvid.config import MaskConfig, load_config  # noqa: E402
+from glassvid.flow import build_flow  # noqa: E402
+from glassvid.flow.ops import fb_consistency  # noqa: E402
+from glassvid.masks import build_masks  # noqa: E402
+from glassvid.metrics import boundary_f, iou  # noqa: E402
+from glassvid.prompts import Prompt  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+REAL_CLIPS = ("davis_blackswan", "davis_bmx-trees", "dogs-jump", "schoolgirls", "tennis")
+FPS_SIZE = (854, 480)  # frames/s are reported on the clips of this size
+FLOW = load_config().flow  # the pipeline's default flow (DIS, its default preset)
+
+
+@dataclass
+class Clip:
+    name: str
+    frames: list[np.ndarray]  # RGB uint8
+    masks: list[np.ndarray]  # bool
+    box: tuple[float, float, float, float] | None = None  # exclusive XYXY
+    pseudo: bool = False  # masks are not human ground truth
+
+
+@dataclass
+class Score:
+    clip: str
+    prompt: str
+    j: float
+    f: float
+    frames: int
+    mask_s: float  # seconds spent in the mask steps
+    init_s: float = 0.0
+    min_j: float = 0.0
+    size: tuple[int, int] = (0, 0)
+    per_frame_j: list[float] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+
+    @property
+    def jf(self) -> float:
+        return 0.5 * (self.j + self.f)
+
+    @property
+    def fps(self) -> float:
+        return (self.frames - 1) / self.mask_s if self.mask_s > 0 else float("inf")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(path)
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+def load_real(folder: Path) -> Clip | None:
+    """A clip of ``data/real``: frames, masks (or pseudo masks) and the prompt box; None without masks."""
+    mask_dir = folder / "masks"
+    pseudo = False
+    if not mask_dir.is_dir():
+        mask_dir = folder / "masks_pseudo"
+        pseudo = True
+    if not mask_dir.is_dir():
+        return None
+    names = sorted(p.name for p in (folder / "frames").iterdir())
+    frames = [_read_rgb(folder / "frames" / n) for n in names]
+    masks = [cv2.imread(str(mask_dir / (Path(n).stem + ".png")), cv2.IMREAD_GRAYSCALE) > 127 for n in names]
+    box = None
+    prompt_file = folder / "prompt.json"
+    if prompt_file.is_file():
+        data = json.loads(prompt_file.read_text())
+        if "bbox" in data:
+            x0, y0, x1, y1 = data["bbox"]
+            box = (float(x0), float(y0), float(x1 + 1), float(y1 + 1))  # inclusive -> exclusive
+    return Clip(folder.name, frames, masks, box, pseudo)
+
+
+def load_gt_scene(folder: Path) -> Clip:
+    """A rendered scene of ``data/gt``: ``input/`` frames and ``mask/`` masks."""
+    names = sorted(p.name for p in (folder / "input").glob("*.png"))
+    frames = [_read_rgb(folder / "input" / n) for n in names]
+    masks = [cv2.imread(str(folder / "mask" / n), cv2.IMREAD_GRAYSCALE) > 127 for n in names]
+    return Clip(folder.name, frames, masks)
+
+
+class Flows:
+    """Flow frame i -> i-1 (float32, through float16 as the pipeline stores it) and its forward-backward check."""
+
+    def __init__(self, clip: Clip, cache: Path | None) -> None:
+        self.clip = clip
+        self.dir = cache / f"{clip.name}_{clip.frames[0].shape[1]}x{clip.frames[0].shape[0]}_{len(clip.frames)}_{FLOW.preset}" if cache else None
+        self._dis = build_flow(FLOW)
+        self._mem: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def pair(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(flow i -> i-1, flow i-1 -> i) as float16, as the pipeline caches them."""
+        if self.dir is not None:
+            p = self.dir / f"{i:05d}.npy"
+            if p.is_file():
+                both = np.load(p)
+                return both[0], both[1]
+        prev, cur = self.clip.frames[i - 1], self.clip.frames[i]
+        fwd = self._dis(prev, cur).astype(np.float16)
+        bwd = self._dis(cur, prev).astype(np.float16)
+        if self.dir is not None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            np.save(self.dir / f"{i:05d}.npy", np.stack([bwd, fwd]))
+        return bwd, fwd
+
+    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(flow i -> i-1 float32, valid HxW bool) exactly as ``pipeline._propagate_masks`` passes them."""
+        if i not in self._mem:
+            bwd, fwd = self.pair(i)
+            to_prev = bwd.astype(np.float32)
+            valid = fb_consistency(to_prev, fwd.astype(np.float32))
+            self._mem = {i: (to_prev, valid)}  # keep one: memory must not grow with the clip
+        return self._mem[i]
+
+
+def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str) -> Score:
+    """Propagate from frame 0 with a ``'mask'`` or ``'box'`` prompt; score frames 1..n-1."""
+    masker = build_masks(cfg)
+    first = clip.frames[0]
+    if prompt == "mask":
+        p = Prompt(frame=0, mask=clip.masks[0])
+    elif prompt == "box":
+        p = Prompt(frame=0, box=clip.box)
+    else:
+        raise ValueError(prompt)
+    t0 = time.perf_counter()
+    mask0 = masker.initial_mask(first, p)
+    init_s = time.perf_counter() - t0
+    state = masker.start(first, mask0)
+    js, fs, conf = [], [], []
+    mask_s = 0.0
+    for i in range(1, len(clip.frames)):
+        to_prev, valid = flows(i)
+        t0 = time.perf_counter()
+        mask, c = masker.step(state, clip.frames[i], to_prev, valid)
+        mask_s += time.perf_counter() - t0
+        js.append(iou(mask, clip.masks[i]))
+        fs.append(boundary_f(mask, clip.masks[i]))
+        conf.append(float(c))
+    h, w = first.shape[:2]
+    return Score(clip.name, prompt, float(np.mean(js)), float(np.mean(fs)), len(clip.frames), mask_s, init_s, float(np.min(js)), (w, h), js, conf)
+
+
+def flow_seconds_per_frame(clip: Clip, frames: int = 20) -> float:
+    """Seconds per frame of what the pipeline does for flow: DIS both ways, float16, the check."""
+    dis = build_flow(FLOW)
+    n = min(frames, len(clip.frames) - 1)
+    t0 = time.perf_counter()
+    for i in range(1, n + 1):
+        fwd = dis(clip.frames[i - 1], clip.frames[i]).astype(np.float16)
+        bwd = dis(clip.frames[i], clip.frames[i - 1]).astype(np.float16)
+        fb_consistency(bwd.astype(np.float32), fwd.astype(np.float32))
+    return (time.perf_counter() - t0) / n
+
+
+def evaluate(cfg: MaskConfig, *, data: Path = DATA, cache: Path | None = None, clips: list[str] | None = None, prompts: tuple[str, ...] = ("mask", "box"), gt: bool = True, log=print) -> list[Score]:
+    """Every score of the benchmark (real clips with each prompt, then the rendered scenes)."""
+    scores: list[Score] = []
+    real = sorted(p for p in (data / "real").iterdir() if p.is_dir())
+    for folder in real:
+        if clips and folder.name not in clips:
+            continue
+        clip = load_real(folder)
+        if clip is None:
+            continue
+        flows = Flows(clip, cache)
+        for prompt in prompts:
+            if prompt == "box" and clip.box is None:
+                continue
+            s = run_clip(cfg, clip, flows, prompt)
+            s.clip = clip.name + (" (pseudo-GT)" if clip.pseudo else "")
+            scores.append(s)
+            log(f"{s.clip:28s} {prompt:4s} J {s.j:.3f} F {s.f:.3f} J&F {s.jf:.3f} minJ {s.min_j:.3f} {s.fps:6.1f} fps")
+    if gt:
+        for folder in sorted(p for p in (data / "gt").iterdir() if (p / "input").is_dir()):
+            if clips and folder.name not in clips:
+                continue
+            clip = load_gt_scene(folder)
+            s = run_clip(cfg, clip, Flows(clip, cache), "mask")
+            s.prompt = "gt-mask"
+            scores.append(s)
+            log(f"{s.clip:28s} mask J {s.j:.3f} F {s.f:.3f} J&F {s.jf:.3f} minJ {s.min_j:.3f} {s.fps:6.1f} fps")
+    return scores
+
+
+def summary(scores: list[Score]) -> dict[str, float]:
+    """Means: real clips (human masks) per prompt, rendered scenes' J, frames/s at 854x480."""
+    out: dict[str, float] = {}
+    for prompt in ("mask", "box"):
+        s = [x for x in scores if x.prompt == prompt and "pseudo" not in x.clip]
+        if s:
+            out[f"real_{prompt}_jf"] = float(np.mean([x.jf for x in s]))
+            out[f"real_{prompt}_min_jf"] = float(np.min([x.jf for x in s]))
+    g = [x for x in scores if x.prompt == "gt-mask"]
+    if g:
+        out["gt_j"] = float(np.mean([x.j for x in g]))
+    big = [x for x in scores if x.size == FPS_SIZE]
+    if big:
+        out["mask_fps_854x480"] = sum(x.frames - 1 for x in big) / sum(x.mask_s for x in big)
+    return out
+
+
+def table(scores: list[Score], flow_s: float | None) -> str:
+    """The markdown report."""
+    lines = ["| clip | prompt | size | frames | J | F | J&F | min J | mask frames/s |", "|---|---|---|---|---|---|---|---|---|"]
+    for s in scores:
+        lines.append(f"| {s.clip} | {s.prompt} | {s.size[0]}x{s.size[1]} | {s.frames} | {s.j:.3f} | {s.f:.3f} | {s.jf:.3f} | {s.min_j:.3f} | {s.fps:.0f} |")
+    m = summary(scores)
+    lines.append("")
+    for prompt in ("mask", "box"):
+        if f"real_{prompt}_jf" in m:
+            lines.append(f"- real clips, {prompt} prompt: mean J&F **{m[f'real_{prompt}_jf']:.3f}**, lowest clip {m[f'real_{prompt}_min_jf']:.3f} (pseudo-GT clip excluded)")
+    if "gt_j" in m:
+        lines.append(f"- rendered scenes, first-frame mask: mean J (IoU) **{m['gt_j']:.3f}**")
+    if "mask_fps_854x480" in m:
+        fps = m["mask_fps_854x480"]
+        lines.append(f"- mask propagation at 854x480: **{fps:.0f} frames/s** (mask step alone, flow excluded)")
+        if flow_s is not None:
+            lines.append(f"- flow (DIS {FLOW.preset}, both directions, forward-backward check) at 854x480: {1.0 / flow_s:.0f} frames/s; flow + mask: **{1.0 / (flow_s + 1.0 / fps):.0f} frames/s**")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DATA, help="shared data folder (with real/ and gt/)")
+    ap.add_argument("--out", type=Path, help="write the markdown table here")
+    ap.add_argument("--cache", type=Path, help="keep flows in this folder between runs")
+    ap.add_argument("--set", dest="sets", action="append", default=[], help="config override, e.g. masks.refine_band_px=8")
+    ap.add_argument("--clips", nargs="*", help="only these clips/scenes")
+    ap.add_argument("--prompts", default="mask,box", help="comma-separated: mask, box")
+    ap.add_argument("--no-gt", action="store_true", help="skip the rendered scenes")
+    args = ap.parse_args(argv)
+    cfg = load_config(sets=args.sets).masks
+    scores = evaluate(cfg, data=args.data, cache=args.cache, clips=args.clips, prompts=tuple(args.prompts.split(",")), gt=not args.no_gt)
+    flow_s = None
+    big = [s for s in scores if s.size == FPS_SIZE]
+    if big:
+        clip = load_real(args.data / "real" / big[0].clip.split(" ")[0])
+        flow_s = flow_seconds_per_frame(clip) if clip is not None else None
+    text = table(scores, flow_s)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return summary(scores)
+
+
+if __name__ == "__main__":
+    main()
