@@ -27,6 +27,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+WORK = ROOT / "benchmarks" / "_work"  # default scratch folder of run.py and the standalone scripts
+WORK_MARKER = ".glassvid-benchmarks"  # a scratch folder is only ever wiped if it holds this file
+
+
+def claim_work(work: Path) -> Path:
+    """Create ``work`` (if needed) and mark it as the benchmarks' scratch folder, which run.py may empty."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / WORK_MARKER).write_text("made by glassvid's benchmarks; emptied at the start of each benchmarks/run.py\n")
+    return work
 
 import importlib.util  # noqa: E402
 

@@ -17,7 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import DATA, md_table  # noqa: E402
+from common import DATA, WORK, claim_work, md_table  # noqa: E402
 
 from glassvid.config import load_config  # noqa: E402
 from glassvid.pipeline import Pipeline  # noqa: E402
@@ -61,7 +61,7 @@ def _time_glass(clip: Any, config: Any) -> float:
 
 def section(ctx: Any = None) -> str:
     data = Path(getattr(ctx, "data", DATA))
-    work = Path(getattr(ctx, "work", ROOT / "benchmarks" / "_work")) / "render"
+    work = Path(getattr(ctx, "work", None) or claim_work(WORK)) / "render"
     rows = []
     for name, masks in CLIPS:
         folder = data / "real" / name

@@ -36,6 +36,9 @@ from typing import Callable
 import numpy as np
 
 from common import (
+    WORK,
+    WORK_MARKER,
+    claim_work,
     DATA,
     ROOT,
     Context,
@@ -66,7 +69,6 @@ from glassvid.io.images import list_sequence
 QUICK_FRAMES = 12  # frames per clip in --quick
 REAL_FRAMES = 40  # real clips are cut to this many frames in a full run (time budget)
 MEMORY_LOOPS = 10  # the long clip of the memory test is the sample played this many times
-WORK_MARKER = ".glassvid-benchmarks"  # --work is only ever wiped if it holds this file
 
 RENDER_COLUMNS = ("psnr_in", "ssim_in", "psnr_out", "ssim_out", "warp_error", "flicker")
 BASELINE_LABELS = {
@@ -429,15 +431,14 @@ def _prepare_work(work: Path, reuse: bool) -> None:
         sys.exit(f"--work {work} exists and was not made by benchmarks/run.py (no {WORK_MARKER}); give an empty or new folder")
     if work.exists() and not reuse:
         shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / WORK_MARKER).write_text("made by benchmarks/run.py; emptied at the start of each run\n")
+    claim_work(work)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_FRAMES} frames per clip, fewer clips")
     ap.add_argument("--out", type=Path, help="RESULTS.md to write (default: benchmarks/RESULTS.md for a full run, <work>/RESULTS.md with --quick/--only)")
-    ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work", help="scratch folder, emptied at the start (default benchmarks/_work)")
+    ap.add_argument("--work", type=Path, default=WORK, help="scratch folder, emptied at the start (default benchmarks/_work)")
     ap.add_argument("--only", help=f"comma-separated sections to run: {', '.join(SECTIONS)}")
     ap.add_argument("--data", type=Path, default=DATA, help="shared data folder with gt/ and real/ (default ../shared/data)")
     ap.add_argument("--real-frames", type=int, default=REAL_FRAMES, help=f"cut real clips to their first N frames (0 = whole clips; default {REAL_FRAMES})")

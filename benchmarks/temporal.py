@@ -37,8 +37,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (MACHI
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from common import DATA, ROOT, WORK, claim_work  # noqa: E402
+
 FLOW_CLIPS = ("davis_blackswan", "davis_bmx-trees", "sam2_coffee-mug", "sam2_red-cups_nomask")  # 854x480
 SPEED_CLIP = "davis_blackswan"
 REAL_CLIPS = ("davis_blackswan", "davis_bmx-trees", "dogs-jump", "schoolgirls", "tennis")
@@ -335,7 +335,7 @@ PARTS = ("flow", "speed", "gt", "real")
 def section(ctx: Any = None, *, only: Sequence[str] = PARTS) -> str:
     """The issue-7 block of RESULTS.md. ``ctx``: benchmarks' Context (data, work, quick, log) or None."""
     data = Path(getattr(ctx, "data", DATA))
-    work = Path(getattr(ctx, "work", ROOT / "benchmarks" / "_work")) / "temporal"
+    work = Path(getattr(ctx, "work", None) or claim_work(WORK)) / "temporal"
     quick = bool(getattr(ctx, "quick", False))
     log = _Log(ctx)
     work.mkdir(parents=True, exist_ok=True)
@@ -359,7 +359,7 @@ def main() -> None:
     args = ap.parse_args()
 
     class _Ctx:
-        data, work, quick = args.data, ROOT / "benchmarks" / "_work", args.quick
+        data, work, quick = args.data, claim_work(WORK), args.quick
 
         @staticmethod
         def log(msg: str) -> None:
