@@ -95,7 +95,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 @click.option("--bg-point", "bg_points", multiple=True, help="Prompt: X,Y on the background, not the object (repeatable).")
 @click.option("--mask", "mask_path", type=click.Path(path_type=str), help="Prompt: PNG of the object on the prompt frame (white = object).")
 @click.option("--prompt-frame", type=int, default=0, show_default=True, help="Frame the prompt is drawn on.")
-@click.option("--prompt-file", type=click.Path(path_type=str), help="Prompt as JSON (frame, box, point(s), mask).")
+@click.option("--prompt-file", type=click.Path(path_type=str), help="Prompt as JSON (frame, box, point(s), mask), or a list of them on several frames (later prompts win from their frame on).")
 @click.option("--preset", help="Look preset (see `glassvid presets`).")
 @click.option("--config", "config_file", type=click.Path(path_type=str), help="YAML config (sections flow, masks, depth, plate, glass, temporal).")
 @click.option("--set", "sets", multiple=True, help="Override one setting: section.key=value (repeatable), e.g. glass.ior=1.33.")
@@ -143,7 +143,7 @@ def convert(input: str, output: str, box: str | None, points: tuple[str, ...], b
         result = Pipeline(cfg, work_dir=work_dir, progress=bars).run(
             input,
             output,
-            prompt=None if prompt.is_empty() and matte else prompt,
+            prompt=None if isinstance(prompt, Prompt) and prompt.is_empty() and matte else prompt,
             matte=matte,
             plate=plate,
             frames=_parse_frames(frame_range),

@@ -38,7 +38,7 @@ from glassvid.io import ClipInfo, Frame, check_output_path, list_sequence, open_
 from glassvid.masks import MaskPropagator, build_masks
 from glassvid.plate import Inpainter, build_inpainter
 from glassvid.plate.recover import recover_plates
-from glassvid.prompts import Prompt
+from glassvid.prompts import Prompt, as_prompts
 from glassvid.render.sequence import render_clip
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class Pipeline:
         input: str | os.PathLike,
         output: str | os.PathLike | None,
         *,
-        prompt: Prompt | None = None,
+        prompt: Prompt | Sequence[Prompt] | None = None,
         matte: str | os.PathLike | None = None,
         plate: str | os.PathLike | None = None,
         frames: tuple[int, int] | None = None,
@@ -159,16 +159,19 @@ class Pipeline:
     ) -> RunReport:
         """Convert ``input`` to ``output`` (a video file or an image-sequence pattern).
 
-        ``prompt`` says which object (unless ``matte`` gives per-frame mattes);
+        ``prompt`` says which object (unless ``matte`` gives per-frame mattes): one
+        prompt, or several on different frames (each later one replaces the propagated
+        mask from its frame on);
         ``plate`` gives clean plates (a folder of per-frame images, or one image);
         ``frames`` is an inclusive ``(first, last)`` source frame range. With ``output``
         None, only the cached passes run (for evaluation and export).
         """
-        clip, report, mattes = self._prepare(input, output, prompt, matte, plate, frames, save_masks, save_plate, fps)
-        report.run = _run_record(clip, self.config, prompt, matte, plate, fps)
+        prompts = as_prompts(prompt)
+        clip, report, mattes = self._prepare(input, output, prompts, matte, plate, frames, save_masks, save_plate, fps)
+        report.run = _run_record(clip, self.config, prompts, matte, plate, fps)
         _write_report(clip.work.root / "report.json", report)  # marks the run incomplete until it ends
         self._frames_pass(clip, report, fps)
-        self._analyse_pass(clip, report, prompt, mattes)
+        self._analyse_pass(clip, report, prompts, mattes)
         self._plate_pass(clip, report)
         if output is not None:
             self._render_pass(clip, report, output)
@@ -182,14 +185,15 @@ class Pipeline:
 
     def analyse(self, input: str | os.PathLike, **kwargs: Any) -> ClipCache:
         """Run (or reuse) the frames, analyse and plate passes; return the clip's cache."""
-        clip, report, mattes = self._prepare(input, None, kwargs.get("prompt"), kwargs.get("matte"), kwargs.get("plate"), kwargs.get("frames"), None, None, kwargs.get("fps"))
+        prompts = as_prompts(kwargs.get("prompt"))
+        clip, report, mattes = self._prepare(input, None, prompts, kwargs.get("matte"), kwargs.get("plate"), kwargs.get("frames"), None, None, kwargs.get("fps"))
         self._frames_pass(clip, report, kwargs.get("fps"))
-        self._analyse_pass(clip, report, kwargs.get("prompt"), mattes)
+        self._analyse_pass(clip, report, prompts, mattes)
         self._plate_pass(clip, report)
         return clip
 
     # -- 0: validate everything before doing anything -----------------------------------
-    def _prepare(self, input: Any, output: Any, prompt: Prompt | None, matte: Any, plate: Any, frames: tuple[int, int] | None, save_masks: Any, save_plate: Any, fps: float | None) -> tuple[ClipCache, RunReport, list[Path] | None]:
+    def _prepare(self, input: Any, output: Any, prompts: tuple[Prompt, ...], matte: Any, plate: Any, frames: tuple[int, int] | None, save_masks: Any, save_plate: Any, fps: float | None) -> tuple[ClipCache, RunReport, list[Path] | None]:
         info = probe(input, fps=fps)
         if frames is None:
             rng = range(0, info.frame_count)
@@ -206,17 +210,18 @@ class Pipeline:
             if folder:
                 _check_writable_dir(Path(folder), label)
         if matte is None:
-            if prompt is None:
+            if not prompts:
                 raise PromptError("no prompt given: say which object to turn into glass with --box X0,Y0,X1,Y1, --point X,Y or --mask PNG (or give --matte DIR)")
-            prompt.validate(info.width, info.height, info.frame_count)
-            if prompt.frame not in rng:
-                raise PromptError(f"--prompt-frame {prompt.frame} is outside --frames {rng.start}-{rng.stop - 1}; prompt a frame inside the range")
+            for prompt in prompts:
+                prompt.validate(info.width, info.height, info.frame_count)
+                if prompt.frame not in rng:
+                    raise PromptError(f"--prompt-frame {prompt.frame} is outside --frames {rng.start}-{rng.stop - 1}; prompt a frame inside the range")
         mattes = _check_per_frame_folder(matte, "--matte", info, rng) if matte is not None else None
         user_plates = _check_plate(plate, info, rng) if plate is not None else None
 
         work = WorkDir(self.work_root, stable_hash("clip", info.identity, rng.start, rng.stop))
         frame_key = stable_hash(info.identity, rng.start, rng.stop, fps)
-        prompt_key = _prompt_key(prompt) if mattes is None else stable_hash([_file_id(p) for p in mattes])
+        prompt_key = _prompt_key(prompts) if mattes is None else stable_hash([_file_id(p) for p in mattes])
         analyse_key = stable_hash(_CACHE_FORMAT, frame_key, self.config.section_hash("flow", "masks", "depth"), prompt_key)
         plate_key = stable_hash(analyse_key, self.config.section_hash("plate"), [_file_id(p) for p in user_plates] if user_plates else None)
         report = RunReport(
@@ -258,7 +263,7 @@ class Pipeline:
             store.mark_complete({"frames": clip.n, "pts": pts})
 
     # -- 2: analyse ---------------------------------------------------------------------------
-    def _analyse_pass(self, clip: ClipCache, report: RunReport, prompt: Prompt | None, mattes: list[Path] | None) -> None:
+    def _analyse_pass(self, clip: ClipCache, report: RunReport, prompts: tuple[Prompt, ...], mattes: list[Path] | None) -> None:
         store = clip.analyse_store
         if store.is_complete():
             report.passes["analyse"] = PassReport("reused")
@@ -295,7 +300,7 @@ class Pipeline:
                         store.save_mask("mask", i, read_image(path, mode="gray") > 127)
                     step()
             else:
-                for i, conf in self._propagate_masks(clip, prompt):
+                for i, conf in self._propagate_masks(clip, prompts):
                     confidence[i] = float(conf)
                     step()
             # c: the object's shape
@@ -318,23 +323,31 @@ class Pipeline:
             report.mask_confidence = confidence
             store.mark_complete({"mask_confidence": confidence, "warnings": warnings})
 
-    def _propagate_masks(self, clip: ClipCache, prompt: Prompt | None) -> Iterator[tuple[int, float]]:
-        """Masks from the prompt frame outwards; yields ``(i, confidence)`` for every frame.
+    def _propagate_masks(self, clip: ClipCache, prompts: tuple[Prompt, ...]) -> Iterator[tuple[int, float]]:
+        """Masks from the prompt frames outwards; yields ``(i, confidence)`` for every frame once.
 
-        Each direction is a unit of resumption: a direction that finished (its marker
-        exists) is reused; one that was interrupted is propagated again from the prompt
-        frame, so a resumed run gives exactly the masks of an uninterrupted one (the
-        propagator's state, e.g. its colour model, depends on the whole path).
+        Backward from the earliest prompt frame to the clip's start; forward from each
+        prompt frame up to the next one (which wins from its frame on) or the clip's end.
+        Each such run is a unit of resumption: one that finished (its marker exists) is
+        reused; one that was interrupted is propagated again from its prompt frame, so a
+        resumed run gives exactly the masks of an uninterrupted one (the propagator's
+        state, e.g. its colour model, depends on the whole path).
         """
         store = clip.analyse_store
-        if prompt is None:
+        if not prompts:
             raise PromptError("no prompt given: say which object to turn into glass with --box, --point or --mask (or give --matte DIR)")
-        k = prompt.frame - clip.frames.start
-        if not store.has("mask", k, "png"):
-            store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt))
-        yield k, 1.0
-        for direction, name in ((1, "forward"), (-1, "backward")):
-            idx = range(k + direction, clip.n if direction > 0 else -1, direction)
+        starts = [p.frame - clip.frames.start for p in prompts]
+        for k, prompt in zip(starts, prompts):
+            if not store.has("mask", k, "png"):
+                store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt))
+            yield k, 1.0
+        runs = [(starts[0], -1, "backward")]
+        for j, k in enumerate(starts):
+            end = starts[j + 1] if j + 1 < len(starts) else clip.n
+            runs.append((k, end, "forward" if j == 0 else f"forward-{k}"))
+        for k, end, name in runs:
+            direction = -1 if end < k else 1
+            idx = range(k + direction, end, direction)
             marker = f"masks-{name}.json"
             if (store.dir / marker).is_file():
                 yield from zip(idx, store.load_json(marker)["confidence"])
@@ -419,7 +432,7 @@ def _write_report(path: Path, report: RunReport) -> None:
     atomic_write(path, lambda p: Path(p).write_text(text))
 
 
-def _run_record(clip: ClipCache, config: Config, prompt: Prompt | None, matte: Any, plate: Any, fps: float | None) -> dict[str, Any]:
+def _run_record(clip: ClipCache, config: Config, prompts: tuple[Prompt, ...], matte: Any, plate: Any, fps: float | None) -> dict[str, Any]:
     """What reopening this run's cache needs (`glassvid export`): the resolved config,
     the clip, the pass folders, and the arguments that chose them (for the record)."""
     info = clip.info
@@ -433,9 +446,9 @@ def _run_record(clip: ClipCache, config: Config, prompt: Prompt | None, matte: A
         "frames": [clip.frames.start, clip.frames.stop - 1],
         "stores": {s.name: s.dir.name for s in (clip.frame_store, clip.analyse_store, clip.plate_store)},
         "user_plates": [str(p) for p in clip.user_plates] if clip.user_plates is not None else None,
-        "prompt": None if prompt is None else {
-            "frame": prompt.frame, "box": prompt.box, "points": [list(p) for p in prompt.points], "mask": prompt.mask is not None,
-        },
+        "prompts": [
+            {"frame": p.frame, "box": p.box, "points": [list(pt) for pt in p.points], "mask": p.mask is not None} for p in prompts
+        ],
         "matte": str(matte) if matte is not None else None,
         "plate": str(plate) if plate is not None else None,
         "fps": fps,
@@ -447,11 +460,14 @@ def _file_id(path: Path) -> str:
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _prompt_key(prompt: Prompt | None) -> str:
-    if prompt is None:
+def _prompt_key(prompts: tuple[Prompt, ...]) -> str:
+    if not prompts:
         return "none"
-    mask_hash = stable_hash(np.packbits(prompt.mask).tobytes().hex()) if prompt.mask is not None else None
-    return stable_hash(prompt.frame, prompt.box, prompt.points, mask_hash)
+    keys = []
+    for p in prompts:
+        mask_hash = stable_hash(np.packbits(p.mask).tobytes().hex()) if p.mask is not None else None
+        keys.append(stable_hash(p.frame, p.box, p.points, mask_hash))
+    return keys[0] if len(keys) == 1 else stable_hash(keys)
 
 
 def _ranges(indices: Sequence[int]) -> str:
@@ -509,7 +525,7 @@ def convert(
     input: str | os.PathLike,
     output: str | os.PathLike,
     *,
-    prompt: Prompt | None = None,
+    prompt: Prompt | Sequence[Prompt] | None = None,
     preset: str | None = None,
     config: Config | None = None,
     sets: Sequence[str] = (),

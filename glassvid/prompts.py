@@ -1,4 +1,8 @@
-"""Segmentation prompts: what the user says the object is, on one frame.
+"""Segmentation prompts: what the user says the object is, on one frame or several.
+
+Several prompts (on different frames) correct drift: masks are propagated outwards
+from the earliest prompt frame, and each later prompt replaces the propagated mask
+from its frame on ("later prompts win").
 
 Convention: pixel coordinates, x right, y down, origin at the top-left pixel's corner.
 Boxes are XYXY with an exclusive end (``x1 = x0 + width``). Points are ``(x, y, label)``
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,13 +106,47 @@ def load_mask(path: str | os.PathLike) -> np.ndarray:
     return gray > 127
 
 
-def load_prompt_file(path: str | os.PathLike) -> Prompt:
-    """Read a prompt JSON: ``{"frame": 0, "box": [..], "point": [x, y], "points": [[x, y, label], ..], "mask": "file.png"}``."""
+def as_prompts(prompt: Prompt | Sequence[Prompt] | None) -> tuple[Prompt, ...]:
+    """One prompt or several as a tuple sorted by frame; two prompts on one frame are an error."""
+    if prompt is None:
+        return ()
+    prompts = (prompt,) if isinstance(prompt, Prompt) else tuple(prompt)
+    prompts = tuple(sorted(prompts, key=lambda p: p.frame))
+    frames = [p.frame for p in prompts]
+    for a, b in zip(frames, frames[1:]):
+        if a == b:
+            raise PromptError(f"two prompts are given on frame {a}; merge them into one (a box, points and a mask may go together)")
+    return prompts
+
+
+def load_prompt_file(path: str | os.PathLike) -> Prompt | tuple[Prompt, ...]:
+    """Read a prompt JSON: one object ``{"frame": 0, "box": [..], "point": [x, y],
+    "points": [[x, y, label], ..], "mask": "file.png"}`` (mask paths relative to the file),
+    or a list of such objects on different frames (or ``{"prompts": [...]}``)."""
     p = Path(path)
     try:
         data = json.loads(p.read_text())
     except (OSError, ValueError) as exc:
         raise PromptError(f"cannot read prompt file '{p}': {exc}; give a JSON file with frame/box/points/mask") from None
+    if isinstance(data, dict) and "prompts" in data:
+        data = data["prompts"]
+    if isinstance(data, list):
+        if not data or not all(isinstance(d, dict) for d in data):
+            raise PromptError(f"prompt file '{p}' holds a list that is empty or not of objects; give objects with frame/box/points/mask")
+        return as_prompts([_prompt_from_json(d, p) for d in data])
+    if not isinstance(data, dict):
+        raise PromptError(f"prompt file '{p}' holds neither an object nor a list of objects; give frame/box/points/mask")
+    return _prompt_from_json(data, p)
+
+
+def _prompt_from_json(data: dict, p: Path) -> Prompt:
+    try:
+        return _parse_prompt_json(data, p)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise PromptError(f"prompt file '{p}': a prompt is malformed ({exc}); frame is an integer, box four numbers, points [x, y] or [x, y, label]") from None
+
+
+def _parse_prompt_json(data: dict, p: Path) -> Prompt:
     points: list[tuple[float, float, int]] = []
     if "point" in data:
         points.append((float(data["point"][0]), float(data["point"][1]), int(data.get("point_label", 1))))

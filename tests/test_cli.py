@@ -189,3 +189,13 @@ def test_real_entry_point_exit_code(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("glassvid: error:") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_prompt_file_on_a_missing_frame(tmp_path: Path, scene) -> None:
+    """Every prompt of a several-frame prompt file is checked before anything runs."""
+    clip, mask, _ = scene
+    path = tmp_path / "p.json"
+    path.write_text(f'[{{"frame": 0, "mask": "{mask}"}}, {{"frame": 40, "box": [1, 1, 20, 20]}}]')
+    code, _, err = run("convert", str(clip), "--prompt-file", str(path), "-o", str(tmp_path / "o.mp4"))
+    assert_clean_error(code, err, "40", "does not exist")
+    assert no_output_left(tmp_path, "o.mp4")

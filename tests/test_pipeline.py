@@ -119,3 +119,39 @@ def test_box_prompt_finds_the_object(tmp_path: Path, scene) -> None:
     Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, None, prompt=Prompt(box=box), save_masks=tmp_path / "m")
     got = cv2.imread(str(tmp_path / "m" / "00000.png"), 0) > 0
     assert (got & masks[0]).sum() / (got | masks[0]).sum() > 0.8
+
+
+def test_later_prompts_win_from_their_frame_on(tmp_path: Path, scene) -> None:
+    """Two prompts: masks before the second prompt's frame follow the first, from it on the second."""
+    clip, _, masks = scene
+    other = np.zeros_like(masks[0])
+    other[4:20, 70:90] = True  # a patch of static background in the top-right corner, away from the disc
+    prompts = [Prompt(frame=6, mask=other), Prompt(frame=0, mask=masks[0])]  # any order
+    Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, None, prompt=prompts, save_masks=tmp_path / "m")
+    saved = [cv2.imread(str(tmp_path / "m" / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0 for i in range(12)]
+    assert np.array_equal(saved[0], masks[0]) and np.array_equal(saved[6], other)
+    for i in range(1, 6):  # the first prompt's object, carried forward
+        assert (saved[i] & masks[i]).sum() / (saved[i] | masks[i]).sum() > 0.8, i
+    for i in range(7, 12):  # the second prompt's patch, carried forward: nothing of the disc
+        assert (saved[i] & other).sum() / (saved[i] | other).sum() > 0.8, i
+        assert not (saved[i] & masks[i]).any(), i
+
+
+def test_prompt_file_with_several_frames(tmp_path: Path, scene) -> None:
+    import json
+
+    from glassvid.errors import PromptError
+    from glassvid.prompts import load_prompt_file
+
+    clip, mask_png, masks = scene
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps([{"frame": 5, "box": [1, 2, 30, 40]}, {"frame": 0, "mask": str(mask_png)}]))
+    prompts = load_prompt_file(path)
+    assert [p.frame for p in prompts] == [0, 5] and prompts[1].box == (1, 2, 30, 40)
+    assert np.array_equal(prompts[0].mask, masks[0])
+    path.write_text(json.dumps({"prompts": [{"frame": 3, "box": [1, 2, 30, 40]}, {"frame": 3, "point": [5, 5]}]}))
+    with pytest.raises(PromptError, match="two prompts are given on frame 3"):
+        load_prompt_file(path)
+    path.write_text(json.dumps([{"frame": "x"}]))
+    with pytest.raises(PromptError, match="malformed"):
+        load_prompt_file(path)
