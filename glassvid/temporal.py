@@ -126,8 +126,9 @@ def _box(region: np.ndarray, margin: int) -> tuple[int, int, int, int]:
     return max(0, y - margin), min(rows, y + h + margin), max(0, x - margin), min(cols, x + w + margin)
 
 
-def _sample(image: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
-    return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def _sample(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``image`` sampled (bilinear, edges replicated) at ``where``: HxWx2 float32 absolute (x, y)."""
+    return cv2.remap(image, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 _MEAN_RGB = np.full((1, 3), 1.0 / (3 * 255.0), np.float32)
@@ -182,25 +183,28 @@ def temporal_blend(
         return render
     y0, y1, x0, x1 = _box(region, _FLOW_CONTEXT_PX)
     r = render[y0:y1, x0:x1]
-    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    grid = None
     best_change = best = None
-    for motion in MOTIONS[cfg.motion]:
+    # the fresh arrays (from a warp) come first: a view of prev_out is only ever read, never written
+    for motion in sorted(MOTIONS[cfg.motion], key=lambda m: m == "still"):
         trusted = None
         if motion == "still":
-            carried = prev_out[y0:y1, x0:x1].copy()
+            carried = prev_out[y0:y1, x0:x1]
         elif motion == "render":
             if render_flow is None:
                 continue
+            grid = _grid(x0, x1, y0, y1) if grid is None else grid
             f = render_flow(r, prev_out[y0:y1, x0:x1])
-            carried = _sample(prev_out, gx + f[..., 0], gy + f[..., 1])
+            carried = _sample(prev_out, cv2.add(f, grid))
         else:  # object: trusted where the input's flow passes its forward-backward check
             if object_flows is None:
                 continue
+            grid = _grid(x0, x1, y0, y1) if grid is None else grid
             fwd, bwd = object_flows
-            f = bwd[y0:y1, x0:x1]
-            mx, my = gx + f[..., 0], gy + f[..., 1]
-            trusted = _fb_trusted(f, _sample(fwd, mx, my))
-            carried = _sample(prev_out, mx, my)
+            f = np.ascontiguousarray(bwd[y0:y1, x0:x1], dtype=np.float32)
+            where = cv2.add(f, grid)
+            trusted = _fb_trusted(f, _sample(fwd, where))
+            carried = _sample(prev_out, where)
         change = _change(r, carried, cfg)
         if trusted is not None:
             change[~trusted] = np.inf
@@ -208,15 +212,24 @@ def temporal_blend(
             best_change, best = change, carried
         else:
             better = (change < best_change).view(np.uint8)
+            if np.may_share_memory(best, prev_out):  # never write into the previous output
+                best = best.copy()
             cv2.copyTo(change, better, best_change)
             cv2.copyTo(carried, better, best)
     if best is None:
         return render
-    w = np.float32(cfg.strength) * np.exp(-best_change)
+    w = cv2.exp(-best_change)
+    w *= np.float32(cfg.strength)
     blended = cv2.blendLinear(r, best, 1.0 - w, w)
     out = render.copy()
     cv2.copyTo(blended, region[y0:y1, x0:x1].view(np.uint8), out[y0:y1, x0:x1])
     return out
+
+
+def _grid(x0: int, x1: int, y0: int, y1: int) -> np.ndarray:
+    """HxWx2 float32 absolute pixel coordinates (x, y) of the box ``[y0:y1, x0:x1]``."""
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    return cv2.merge([gx, gy])
 
 
 class TemporalFilter:
