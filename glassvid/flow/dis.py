@@ -25,14 +25,12 @@ busy at these sizes). The flows are the same either way.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import cv2
 import numpy as np
 
 from glassvid.errors import ConfigError
 from glassvid.flow.ops import resize_flow
+from glassvid.workers import helper
 
 _PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -41,18 +39,6 @@ _PRESETS = {
 }
 
 MIN_FINEST_WIDTH_PX = 160  # default: the finest pyramid level DIS refines is kept at least this wide
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One worker thread, shared, for the second direction of :meth:`DISFlow.pair`."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glassvid-dis")
-        return _POOL
 
 
 class DISFlow:
@@ -111,7 +97,7 @@ class DISFlow:
         """``(flow a -> b, flow b -> a)``: two DIS runs, at once, on one grayscale conversion of each frame."""
         ga, gb = self._gray(a), self._gray(b)
         self._fit_to(ga.shape[1])
-        back = _pool().submit(self._dis_back.calc, gb, ga, None)
+        back = helper().submit(self._dis_back.calc, gb, ga, None)
         fwd = self._dis.calc(ga, gb, None)
         width, height = a.shape[1], a.shape[0]
         return resize_flow(fwd, width, height), resize_flow(back.result(), width, height)
