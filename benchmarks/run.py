@@ -7,7 +7,7 @@ and contact sheets (``benchmarks/sheets/``).
 
 Usage::
 
-    python benchmarks/run.py                 # everything, 7-10 min on 2 cores
+    python benchmarks/run.py                 # everything, about 11 min on 2 cores
     python benchmarks/run.py --quick         # a smoke run on a few frames (2-3 min)
     python benchmarks/run.py --only speed    # one area (several: --only gt,memory)
 
@@ -197,7 +197,8 @@ def section_real(ctx: Context) -> str:
     out = [
         "## 2. Masks on real clips",
         "",
-        "A placeholder until the mask benchmark of issue 4 is plugged in as a section: each clip of "
+        "The whole pipeline on real footage (the next section times and scores the mask stage alone, on whole clips, "
+        "from the mask and from the box prompt): each clip of "
         "`../shared/data/real/` is run through the whole pipeline (default config) from its first-frame mask, "
         "saving masks; J (IoU) and F (DAVIS boundary measure) are the means over the frames after the prompt "
         "frame. Baseline: the first mask held still. "
