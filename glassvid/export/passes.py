@@ -38,12 +38,17 @@ move an STMap sample by up to 2 px on a 4K plate)::
     motion   forward.u forward.v    optical flow to the next frame and to the previous
              backward.u backward.v  one, pixels, x right, y up (Nuke's motion vectors);
                                     0 where there is no such frame
+    seethrough  seethrough          the per-pixel See-Through Score of the output, 0-1
+                                    (:func:`glassvid.score.local_score`: how much of the
+                                    opaque object's texture is gone and background detail
+                                    shows); 0 outside the object's mask
 
 The refraction map is the green channel's (the renderer bends red and blue by slightly
 different amounts when ``glass.dispersion`` > 0). PNG/TIFF hold the passes whose values
 lie in 0-1: beauty (RGBA: the output's sRGB bytes and the matte, straight alpha), alpha,
-glass (sRGB, straight alpha), plate, normals (``N * 0.5 + 0.5``, no transfer curve) and
-stmap (R = u, G = v, no transfer curve); depth, offset and motion need EXR.
+glass (sRGB, straight alpha), plate, normals (``N * 0.5 + 0.5``, no transfer curve),
+stmap (R = u, G = v, no transfer curve) and seethrough (gray, linear); depth, offset and
+motion need EXR.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ from glassvid.export.run import Run, layer_field
 from glassvid.io.images import encode_image
 from glassvid.render.glass import GlassLayer
 from glassvid.render.optics import srgb_to_linear
+from glassvid.score import local_score
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +104,7 @@ PASSES: dict[str, PassSpec] = {
     "stmap": PassSpec(("stmap.u", "stmap.v"), "float", True, "refraction as absolute 0-1 source coordinates, origin bottom-left (Nuke STMap)"),
     "offset": PassSpec(("offset.x", "offset.y"), "float", False, "refraction as offsets in pixels, x right, y up (Nuke IDistort)"),
     "motion": PassSpec(("forward.u", "forward.v", "backward.u", "backward.v"), "float", False, "optical flow to the next/previous frame, pixels, x right, y up"),
+    "seethrough": PassSpec(("seethrough",), "half", True, "per-pixel See-Through Score of the output in [0, 1] (glassvid.score.local_score); 0 outside the object's mask"),
 }
 IMAGE_EXT = {"png": ".png", "tiff": ".tif"}
 
@@ -257,6 +264,14 @@ class FrameData:
         bwd = self.run.clip.flows(self.i)[1] if self.i >= 1 else zero
         return fwd, bwd
 
+    @cached_property
+    def seethrough(self) -> np.ndarray:
+        """HxW float32 in [0, 1]: the output's per-pixel See-Through Score, 0 off the mask."""
+        mask = self.run.clip.mask(self.i)
+        if not mask.any():
+            return np.zeros((self.h, self.w), np.float32)
+        return local_score(self.out, self.run.clip.frame(self.i), mask)
+
     # -- in the files' conventions -----------------------------------------------------------
     def exr_channels(self, name: str) -> list[np.ndarray]:
         """The pass's EXR channels, in the order of ``PASSES[name].channels`` (float32)."""
@@ -281,6 +296,8 @@ class FrameData:
         if name == "motion":
             fwd, bwd = self.motion
             return [fwd[..., 0], -fwd[..., 1], bwd[..., 0], -bwd[..., 1]]
+        if name == "seethrough":
+            return [self.seethrough]
         raise KeyError(name)
 
     def image(self, name: str, bits: int) -> np.ndarray:
@@ -302,6 +319,8 @@ class FrameData:
         if name == "stmap":
             st = self.stmap
             return quantize(np.dstack([st[..., 0], st[..., 1], np.zeros((self.h, self.w))]), 16)
+        if name == "seethrough":
+            return quantize(self.seethrough, bits)
         raise ConfigError(f"pass '{name}' cannot be written as an 8/16-bit image; write it with --format exr")
 
 

@@ -62,6 +62,12 @@ def test_channels_read_back_with_names_types_and_values(exr_export) -> None:
     fwd, _ = run.clip.flows(4)  # flow 3 -> 4, stored at frame 4
     np.testing.assert_allclose(channels["forward.u"], fwd[..., 0], atol=1e-6)
     np.testing.assert_allclose(channels["forward.v"], -fwd[..., 1], atol=1e-6)
+    # the See-Through pass: the score of this very output, 0 off the mask, high on a clear glass render
+    from glassvid.score import local_score
+
+    score = local_score(frame, run.clip.frame(3), on)
+    np.testing.assert_allclose(channels["seethrough"].astype(np.float32), score, rtol=HALF_EPS, atol=1e-3)
+    assert np.all(channels["seethrough"][~on] == 0) and channels["seethrough"][on].astype(np.float32).mean() > 0.3
     assert header["glassvidFrame"] == 1004 and header["glassvidSourceFrame"] == 3
     np.testing.assert_allclose(header["chromaticities"], REC709_CHROMATICITIES, rtol=1e-6)
 
