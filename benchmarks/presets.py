@@ -57,13 +57,14 @@ def scene_row(scene: Path, presets: list[str]) -> np.ndarray:
     return np.concatenate(tiles, 1)
 
 
-def main() -> None:
+def main(out: Path | None = None) -> None:
+    """Write the sheet to ``out`` (default ``benchmarks/sheets/presets.png``)."""
     presets = list(list_presets())
     rows = [scene_row(scene, presets) for scene in sorted(p for p in DATA.iterdir() if (p / "glass").is_dir())]
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows]
     sheet = np.concatenate(rows, 0)
-    out = ROOT / "benchmarks" / "sheets" / "presets.png"
+    out = out or ROOT / "benchmarks" / "sheets" / "presets.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_image(out, sheet)
     print(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})")

@@ -409,8 +409,9 @@ def section_presets(ctx: Context) -> str:
     """Every look preset on the ground-truth scenes (benchmarks/presets.py)."""
     import presets
 
-    presets.main()
-    return "## Look presets\n\nEvery preset rendered with the true matte and plate on frame 24 of each scene: [sheets/presets.png](sheets/presets.png).\n\n![presets](sheets/presets.png)\n"
+    sheet = ctx.sheets / "presets.png"
+    presets.main(sheet)
+    return f"## Look presets\n\nEvery preset rendered with the true matte and plate on frame 24 of each scene: [{ctx.link(sheet)}]({ctx.link(sheet)}).\n\n![presets]({ctx.link(sheet)})\n"
 
 
 SECTIONS: dict[str, Callable[[Context], str]] = {
