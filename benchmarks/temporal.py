@@ -37,7 +37,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (MACHI
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import DATA, ROOT, WORK, claim_work  # noqa: E402
+from common import DATA, WORK, claim_work  # noqa: E402
 
 FLOW_CLIPS = ("davis_blackswan", "davis_bmx-trees", "sam2_coffee-mug", "sam2_red-cups_nomask")  # 854x480
 SPEED_CLIP = "davis_blackswan"

@@ -145,6 +145,7 @@ class GlassConfig:
     tint: tuple[float, float, float] = _f((1.0, 1.0, 1.0), "Linear RGB transmittance through one half-width of material (Beer-Lambert); (1,1,1) = colourless.", unit="per half-width", range=(0.0, 1.0))
     frost: float = _f(0.0, "Blur of the transmitted image per half-width of thickness (frosted glass).", unit="px per half-width", range=(0.0, 100.0))
     dispersion: float = _f(0.0, "IOR difference between blue and red (Abbe-style spread; crown glass ~0.01, flint ~0.03).", unit="", range=(0.0, 0.2))
+    antialias: bool = _f(True, "Mip-map the plate where refraction squeezes a wide view into a few pixels (the rims), so they do not alias into speckle; off = point samples, as a GPU shader without mip-maps (the AR preview) shows them.")
     edge_px: float = _f(1.0, "Anti-aliased edge width of the glass layer.", unit="px", range=(0.0, 16.0))
 
 

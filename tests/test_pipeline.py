@@ -78,7 +78,7 @@ def test_an_interrupted_run_resumes_with_the_same_result(tmp_path: Path, scene) 
     resumed = Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, tmp_path / "r.%03d.png", prompt=prompt)
     assert resumed.passes["frames"].status == "reused"
     assert resumed.passes["analyse"].status == "resumed"
-    clean = Pipeline(load_config(), work_dir=tmp_path / "w2").run(clip, tmp_path / "c.%03d.png", prompt=prompt)
+    Pipeline(load_config(), work_dir=tmp_path / "w2").run(clip, tmp_path / "c.%03d.png", prompt=prompt)
     for a, b in zip(frames_of(tmp_path / "r.%03d.png"), frames_of(tmp_path / "c.%03d.png")):
         assert np.array_equal(a, b)
 

@@ -34,7 +34,8 @@ refraction; ``c - A`` is the transmitted share, which the shader takes from the
 refracted position; ``tint`` (manifest) is the colour of that transmission relative to
 its mean (1, 1, 1 for colourless glass; for tinted glass the clip's average, so the hue
 is exact and the thickness-dependent saturation averaged). Frost and dispersion are in
-the VFX exports but not here: the engine refracts its live camera image sharply.
+the VFX exports but not here: the engine refracts its live camera image sharply, with
+one sample per pixel (glassvid's own render also mip-maps the rims, ``glass.antialias``).
 :func:`glassvid.export.composite.composite_frame` is this formula in Python, and the
 preview's shader is the same formula in GLSL.
 """
@@ -197,10 +198,13 @@ def _layer_arrays(run: Run, i: int, layer: GlassLayer | None, geo: _Geometry) ->
             absorb = np.exp(np.log(tint)[None, None, :] * (layer.thickness[src] / max(radius, 1e-6))[..., None])
             trans = (1.0 - rho)[..., None] * absorb
             # the light the glass adds: its colour less what it lets through from the plate
-            plate = srgb_to_linear(run.clip.plate(i))
             ys, xs = np.mgrid[iy0:iy1, ix0:ix1].astype(np.float32)
             off = layer_field(layer, "offset")[src]
-            seen = cv2.remap(plate, xs + off[..., 0], ys + off[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if layer.seen is not None:
+                seen = layer.seen[src]
+            else:
+                plate = srgb_to_linear(run.clip.plate(i))
+                seen = cv2.remap(plate, xs + off[..., 0], ys + off[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             emitted = np.clip(layer.rgb[src] - trans * seen, 0.0, None)
             out["premul"][dst] = np.where(inside[..., None], emitted, 0.0) * cov[..., None]
             out["occlusion"][dst] = cov * (1.0 - trans.mean(-1))
