@@ -79,7 +79,8 @@ class StagedFolder:
         raise OutputError(f"cannot create a temporary folder in '{parent}'; remove old .part folders there")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
-        assert self.tmp is not None
+        if self.tmp is None:
+            raise RuntimeError("StagedFolder left without being entered; use it as `with StagedFolder(...) as tmp:`")
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False

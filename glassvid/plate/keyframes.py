@@ -32,6 +32,7 @@ import numpy as np
 
 from glassvid.clip import ClipCache
 from glassvid.config import PlateConfig
+from glassvid.errors import CacheError
 from glassvid.plate import Inpainter
 from glassvid.plate.propagate import NO_SOURCE, Sightings, merge, resample
 from glassvid.plate.sample import FrameSampler
@@ -103,7 +104,8 @@ def invent_on_keyframes(
         if store.has("invented", k, "npz"):
             continue
         d = known(k)
-        assert d is not None
+        if d is None:
+            raise CacheError(f"the plate cache has no recovered background for keyframe {k}; delete the work directory's plate folder and run again")
         box = tuple(int(v) for v in d["box"])
         hole_c = _unpack(d["hole"], box)  # type: ignore[arg-type]
         unknown = ~np.isfinite(d["age"])

@@ -418,10 +418,15 @@ class SourceSweep:
         """The box this sweep keeps state in for a frame with ``hole``."""
         return hole_box(hole, self.box_margin)
 
+    def _previous(self) -> Sightings:
+        """The last frame's sightings; carrying needs a frame before this one."""
+        if self.prev is None or self.prev_index is None:
+            raise RuntimeError("nothing to carry: the sweep has seen no frame yet (call step on a first frame before carrying)")
+        return self.prev
+
     def _carry_still(self, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_carry` for zero motion: the previous state copied where the boxes overlap."""
-        prev = self.prev
-        assert prev is not None and self.prev_index is not None
+        prev = self._previous()
         x0, y0, x1, y1 = box
         h, w = y1 - y0, x1 - x0
         # outside the previous box the previous frame showed the background clearly
@@ -435,8 +440,7 @@ class SourceSweep:
 
     def _carry(self, box: tuple[int, int, int, int], motion: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The previous frame's sightings moved onto this frame's ``box`` along ``motion``."""
-        prev = self.prev
-        assert prev is not None and self.prev_index is not None
+        prev = self._previous()
         x0, y0, x1, y1 = box
         px0, py0, px1, py1 = prev.box
         H, W = shape

@@ -224,7 +224,8 @@ def run_sweep(
         motion = None
         if prev is not None and sweep.prev is not None:
             box = sweep.box_for(hole_s)
-            assert box is not None
+            if box is None:  # shrink_mask(any_pixel=True) keeps every hole non-empty
+                raise RuntimeError(f"frame {i}: the hole vanished when shrunk for the sweep; this is a glassvid bug, please report it")
             m = background_motion(FlowView(clip.flow(i, prev), scale), hole_s, box, mcfg, try_planes=planes_again == 0)
             motion, model = m.field, m.model
             # a background far from planar (water, foliage) seldom becomes so from one frame to the next
@@ -412,7 +413,8 @@ def _both(sweep: Callable[[str], None], *, threaded: bool) -> None:
 def plate_box(hole: np.ndarray) -> tuple[int, int, int, int]:
     """The plate's box for a frame with ``hole``: the hole with ``_CONTEXT_PX`` around it."""
     box = hole_box(hole, _CONTEXT_PX)
-    assert box is not None
+    if box is None:
+        raise ValueError("plate_box needs a hole with at least one pixel; frames without one have no plate box")
     return box
 
 
