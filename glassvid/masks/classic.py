@@ -51,6 +51,7 @@ import numpy as np
 
 from glassvid.config import MaskConfig
 from glassvid.errors import PromptError
+from glassvid.masks.matte import mask_box
 from glassvid.prompts import Prompt
 
 # -- internal constants: they shape the method (measured on the benchmark), they are not taste ---------------
@@ -137,16 +138,6 @@ class ClassicState:
     support: float = 1.0  # last step's share of the mask with colours the prompt frame showed there
     align: np.ndarray = field(default_factory=lambda: np.eye(3))
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
-
-
-def crop_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
-    """Bounding box (x0, y0, x1, y1), exclusive end, of ``mask`` grown by ``margin``; None if empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if len(rows) == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    h, w = mask.shape
-    return (max(0, int(cols[0]) - margin), max(0, int(rows[0]) - margin), min(w, int(cols[-1]) + 1 + margin), min(h, int(rows[-1]) + 1 + margin))
 
 
 @dataclass
@@ -238,7 +229,7 @@ class ClassicMasks:
         mask = mask.astype(bool)
         fg, bg = self._histograms(frame, mask)
         memory = self._memory(frame, mask) if mask.any() else None
-        box = crop_box(mask, 0)
+        box = mask_box(mask, 0)
         size0 = float(max(box[2] - box[0], box[3] - box[1])) if box is not None else 0.0
         return ClassicState(frame=frame, mask=mask, memory=memory, fg_hist=fg, bg_hist=bg, fg0=fg.copy(), bg0=bg.copy(), size0=size0, area0=float(np.count_nonzero(mask)))
 
@@ -252,7 +243,7 @@ class ClassicMasks:
         cfg = self.cfg
         h, w = frame.shape[:2]
         # 1. the window: the object's box, grown by a margin and by how far it may have moved
-        pbox = crop_box(state.mask, 0)
+        pbox = mask_box(state.mask, 0)
         if pbox is None:
             state.mask = np.zeros((h, w), bool)
             state.frame = frame
@@ -460,7 +451,7 @@ class ClassicMasks:
     def _memory(self, frame: np.ndarray, mask: np.ndarray) -> ColourMemory:
         """The prompt frame's object-centric colour grid (see :class:`ColourMemory`)."""
         cfg = self.cfg
-        bx0, by0, bx1, by1 = crop_box(mask, 0)  # type: ignore[misc]
+        bx0, by0, bx1, by1 = mask_box(mask, 0)  # type: ignore[misc]
         size = max(bx1 - bx0, by1 - by0)
         h, w = mask.shape
         m = int(_MEMORY_MARGIN * size) + 2
@@ -514,12 +505,12 @@ class ClassicMasks:
     def _histograms(self, frame: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised colour densities of the object and of a ring of background around it."""
         n = self.bins**3
-        box = crop_box(mask, 0)
+        box = mask_box(mask, 0)
         if box is None:
             flat = np.full(n, 1.0 / n, np.float32)
             return flat, flat.copy()
         size = max(box[2] - box[0], box[3] - box[1])
-        x0, y0, x1, y1 = crop_box(mask, max(12, int(_HIST_RING_FRACTION * size)))  # type: ignore[misc]
+        x0, y0, x1, y1 = mask_box(mask, max(12, int(_HIST_RING_FRACTION * size)))  # type: ignore[misc]
         q = self._quantise(frame[y0:y1, x0:x1])
         m = mask[y0:y1, x0:x1]
         return self._density(q[m]), self._density(q[~m])
@@ -714,7 +705,7 @@ def _fit_affine(sel: np.ndarray, flow: np.ndarray, n: int = _AFFINE_SAMPLES) -> 
 
 def _box_fit(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """IoU of ``mask``'s bounding box with ``box`` (a user draws a box tight around the object)."""
-    b = crop_box(mask, 0)
+    b = mask_box(mask, 0)
     if b is None:
         return 0.0
     ix = max(0, min(b[2], box[2]) - max(b[0], box[0]))

@@ -6,6 +6,16 @@ import cv2
 import numpy as np
 
 
+def mask_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1), exclusive end, of ``mask`` (HxW bool) grown by ``margin`` px and clipped to the frame; None if empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (max(0, int(cols[0]) - margin), max(0, int(rows[0]) - margin), min(w, int(cols[-1]) + 1 + margin), min(h, int(rows[-1]) + 1 + margin))
+
+
 def feather(mask: np.ndarray, width_px: float) -> np.ndarray:
     """Soft matte: 1 inside ``mask``, falling smoothly to 0 over ``width_px`` outside it.
 

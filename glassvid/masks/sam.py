@@ -45,7 +45,7 @@ import numpy as np
 from glassvid.config import MaskConfig, RuntimeConfig
 from glassvid.errors import BackendError, ConfigError, InputError, PromptError
 from glassvid.flow.ops import warp
-from glassvid.masks.classic import crop_box
+from glassvid.masks.matte import mask_box
 from glassvid.models import import_torch, load_state_dict, require_checkpoint, resolve_device, state_dict_misfit
 from glassvid.prompts import Prompt
 
@@ -360,7 +360,7 @@ class SamMasks:
             carried_logits[0] = np.where(disoccluded, np.minimum(carried_logits[0], 0.0), carried_logits[0])
         state.embedding_age += 1
         # 2. vanished
-        box = crop_box(carried, 0)
+        box = mask_box(carried, 0)
         if box is None:
             state.mask = carried
             state.logits = np.full_like(state.logits, -_MASK_LOGIT)

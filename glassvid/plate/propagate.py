@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from glassvid.flow.ops import fill_holes_smooth
+from glassvid.masks.matte import mask_box
 
 NO_SOURCE = -1  # ``src`` of a pixel no frame has shown (yet)
 _OUTSIDE = -2.0  # remap border value marking "outside the previous state's box"
@@ -121,16 +122,6 @@ class Sightings:
     def confidence(self, i: int, half_life: float) -> np.ndarray:
         """HxW float32: quality halved every ``half_life`` frames between ``i`` and the source; 0 where unseen."""
         return confidence(self.src, self.quality, i, half_life)
-
-
-def hole_box(hole: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
-    """Bounding box of ``hole`` (HxW bool) grown by ``margin`` px and clipped to the frame; None if empty."""
-    ys = np.flatnonzero(hole.any(axis=1))
-    if len(ys) == 0:
-        return None
-    xs = np.flatnonzero(hole.any(axis=0))
-    h, w = hole.shape
-    return (max(0, int(xs[0]) - margin), max(0, int(ys[0]) - margin), min(w, int(xs[-1]) + 1 + margin), min(h, int(ys[-1]) + 1 + margin))
 
 
 def _grow(box: tuple[int, int, int, int], by: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -333,7 +324,7 @@ def _near_hole(hole: np.ndarray, margin: int) -> np.ndarray:
     if margin <= 0:
         return hole
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-    box = hole_box(hole, margin + 1)
+    box = mask_box(hole, margin + 1)
     out = np.zeros_like(hole)
     if box is None:
         return out
@@ -416,7 +407,7 @@ class SourceSweep:
 
     def box_for(self, hole: np.ndarray) -> tuple[int, int, int, int] | None:
         """The box this sweep keeps state in for a frame with ``hole``."""
-        return hole_box(hole, self.box_margin)
+        return mask_box(hole, self.box_margin)
 
     def _previous(self) -> Sightings:
         """The last frame's sightings; carrying needs a frame before this one."""

@@ -36,6 +36,7 @@ import numpy as np
 
 from glassvid.clip import ClipCache
 from glassvid.config import PlateConfig
+from glassvid.masks.matte import mask_box
 from glassvid.plate import Inpainter
 from glassvid.plate.inpaint import OpenCVInpainter
 from glassvid.plate.propagate import (
@@ -45,7 +46,6 @@ from glassvid.plate.propagate import (
     Sightings,
     SourceSweep,
     background_motion,
-    hole_box,
     merge,
     resample,
 )
@@ -412,7 +412,7 @@ def _both(sweep: Callable[[str], None], *, threaded: bool) -> None:
 
 def plate_box(hole: np.ndarray) -> tuple[int, int, int, int]:
     """The plate's box for a frame with ``hole``: the hole with ``_CONTEXT_PX`` around it."""
-    box = hole_box(hole, _CONTEXT_PX)
+    box = mask_box(hole, _CONTEXT_PX)
     if box is None:
         raise ValueError("plate_box needs a hole with at least one pixel; frames without one have no plate box")
     return box

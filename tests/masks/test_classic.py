@@ -16,7 +16,8 @@ from glassvid.errors import PromptError
 from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import fb_consistency
 from glassvid.masks import build_masks
-from glassvid.masks.classic import ClassicMasks, crop_box
+from glassvid.masks.classic import ClassicMasks
+from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
 from glassvid.prompts import Prompt
 
@@ -162,7 +163,7 @@ def _one_frame(textured: bool = True) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_box_prompt_gives_the_object() -> None:
     frame, mask = _one_frame()
-    x0, y0, x1, y1 = crop_box(mask, 0)  # type: ignore[misc]
+    x0, y0, x1, y1 = mask_box(mask, 0)  # type: ignore[misc]
     got = ClassicMasks(MaskConfig()).initial_mask(frame, Prompt(box=(x0 - 2, y0 - 2, x1 + 2, y1 + 2)))
     assert got.shape == mask.shape and iou(got, mask) > 0.9
 
