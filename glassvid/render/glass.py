@@ -237,9 +237,9 @@ def _footprint(offset: np.ndarray) -> np.ndarray:
 
     ``offset``: 2xHxW, where each pixel samples the plate relative to itself. The lookup
     ``p -> p + offset(p)`` has the Jacobian ``J = I + d(offset)``; the footprint's width
-    is taken as ``sqrt(|det J|)`` (its area's side: the largest singular value, as a GPU's
-    isotropic filtering takes, blurred a ball lens's sharp minified view on the ground-
-    truth scenes). At a glass's rims refraction squeezes a wide view into a few pixels
+    is taken as ``sqrt(|det J|)``, the side of its area. (J's largest singular value, what
+    a GPU's isotropic filtering takes, blurred a ball lens's sharp minified view on the
+    ground-truth scenes.) At a glass's rims refraction squeezes a wide view into a few pixels
     (footprints of hundreds of pixels): a point sample there aliases into speckle, so
     those pixels are sampled from a mip-map instead (:func:`_mip_sample`).
     """
@@ -519,9 +519,10 @@ def render_glass(
         transmitted = _frosted(region, sample_x[0] - bx0, sample_y[0] - by0, sigma)
     # where refraction minifies the plate (the rims), sample a mip-map over the footprint
     # (widened by the frost's blur, as two blurs add in quadrature) instead of a point
-    footprint = _footprint(offsets[len(offsets) // 2]) if cfg.antialias else None
-    wide = inside_full & (footprint > _MIP_MIN_FOOTPRINT) if footprint is not None else None
-    if wide is not None and wide.any():
+    if cfg.antialias:
+        footprint = _footprint(offsets[len(offsets) // 2])
+        wide = inside_full & (footprint > _MIP_MIN_FOOTPRINT)
+    if cfg.antialias and wide.any():
         levels = _pyramid(region)
         lod = np.minimum(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, _MIP_MAX_LOD)
         if len(offsets) == 3:
@@ -530,9 +531,9 @@ def render_glass(
         else:
             transmitted[wide] = _mip_sample(levels, sample_x[0][wide] - bx0, sample_y[0][wide] - by0, lod)
 
-    seen = transmitted.copy()
+    seen = transmitted
     if tinted:
-        transmitted *= absorb
+        transmitted = transmitted * absorb
     glass = (1.0 - refl)[..., None] * transmitted + refl[..., None] * env
     if has_spec:
         glass += spec[..., None]
