@@ -185,8 +185,7 @@ def temporal_blend(
     r = render[y0:y1, x0:x1]
     grid = None
     best_change = best = None
-    # the fresh arrays (from a warp) come first: a view of prev_out is only ever read, never written
-    for motion in sorted(MOTIONS[cfg.motion], key=lambda m: m == "still"):
+    for motion in MOTIONS[cfg.motion]:  # ties go to the earlier motion
         trusted = None
         if motion == "still":
             carried = prev_out[y0:y1, x0:x1]
