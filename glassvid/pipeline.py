@@ -326,6 +326,8 @@ class Pipeline:
     def _propagate_masks(self, clip: ClipCache, prompts: tuple[Prompt, ...]) -> Iterator[tuple[int, float]]:
         """Masks from the prompt frames outwards; yields ``(i, confidence)`` for every frame once.
 
+        ``prompts``: at least one, sorted by frame (``_prepare`` has checked them).
+
         Backward from the earliest prompt frame to the clip's start; forward from each
         prompt frame up to the next one (which wins from its frame on) or the clip's end.
         Each such run is a unit of resumption: one that finished (its marker exists) is
@@ -334,8 +336,6 @@ class Pipeline:
         state, e.g. its colour model, depends on the whole path).
         """
         store = clip.analyse_store
-        if not prompts:
-            raise PromptError("no prompt given: say which object to turn into glass with --box, --point or --mask (or give --matte DIR)")
         starts = [p.frame - clip.frames.start for p in prompts]
         for k, prompt in zip(starts, prompts):
             if not store.has("mask", k, "png"):
