@@ -49,7 +49,7 @@ from glassvid.plate.propagate import (
     merge,
     resample,
 )
-from glassvid.plate.sample import FrameSampler
+from glassvid.plate.sample import FrameSampler, NpyFrames
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def recover_plates(
 
         def sweep(direction: str) -> None:
             order = range(n) if direction == "fwd" else range(n - 1, -1, -1)
-            sampler = FrameSampler(lambda k: clip.frame_store.load_array("rgb", k, mmap=True))
+            sampler = FrameSampler(NpyFrames(lambda k: clip.frame_store.path("rgb", k, "npy")))
 
             def arrive(i: int, hole: np.ndarray | None, s: Sightings | None) -> None:
                 if s is not None and hole is not None:
