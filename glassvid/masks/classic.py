@@ -88,6 +88,11 @@ _AFFINE_SAMPLES = 400  # points an affine motion is fitted to
 _AFFINE_RING = 0.05  # object interior / background ring for the affine fits: erosion / dilation, fraction of size
 _COLLAPSE_CONFIDENCE = 0.35  # collapse / vanish rules apply only below this confidence
 _THIN_PX = 1  # strands at most 2 * this many work pixels thick are cut (see _open_thin)
+_PAD_MAX_FRACTION = 0.1  # a prompt mask's margin (see _margin) is looked for up to this fraction of its size,
+_PAD_MIN_PX = 8  # but at least this far
+_PAD_MAX_PX = 32  # and at most this far
+_PAD_BASE_PX = 3  # the background's own texture is measured on the pixel layer this far outside the mask
+_PAD_EDGE_CONTRAST = 2.0  # a layer whose median gradient is this many times the background's is an edge
 
 
 @dataclass
@@ -138,6 +143,7 @@ class ClassicState:
     support: float = 1.0  # last step's share of the mask with colours the prompt frame showed there
     align: np.ndarray = field(default_factory=lambda: np.eye(3))
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    margin: int = 0  # px the prompt mask reaches past the object's own boundary; masks are returned grown by it
 
 
 @dataclass
@@ -225,13 +231,73 @@ class ClassicMasks:
 
     # -- propagation --------------------------------------------------------------------------------------
     def start(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:
-        """State for one direction, seeded with a known frame (HxWx3 uint8 RGB) and its mask (HxW bool)."""
+        """State for one direction, seeded with a known frame (HxWx3 uint8 RGB) and its mask (HxW bool).
+
+        A prompt mask drawn with a margin around the object (a removal or roto matte,
+        padded on purpose) is followed by its tight core, and every mask is returned
+        grown by the same margin (see :meth:`_margin`): propagation snaps to the
+        object's edges, so without this the margin the user asked for is lost on the
+        first frame.
+        """
         mask = mask.astype(bool)
+        state = self._state(frame, mask)
+        margin, core = self._margin(frame, mask)
+        if margin:
+            state = self._state(frame, core)
+            state.margin = margin
+        return state
+
+    def _state(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:
         fg, bg = self._histograms(frame, mask)
         memory = self._memory(frame, mask) if mask.any() else None
         box = mask_box(mask, 0)
         size0 = float(max(box[2] - box[0], box[3] - box[1])) if box is not None else 0.0
         return ClassicState(frame=frame, mask=mask, memory=memory, fg_hist=fg, bg_hist=bg, fg0=fg.copy(), bg0=bg.copy(), size0=size0, area0=float(np.count_nonzero(mask)))
+
+    def _margin(self, frame: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarray]:
+        """How far ``mask`` reaches past the object's edges on its own frame (px), and the object inside it.
+
+        A tight mask's outline lies on the object's edge: the image gradient along it
+        stands out from the background's texture just outside. A padded one (a removal
+        or roto matte drawn generously) has its outline in background as flat as what
+        lies outside, and the edge a few pixel layers in. So the gradient is profiled
+        layer by layer from the outline inwards (median per layer, against the median
+        of a layer ``_PAD_BASE_PX`` outside): the margin is the flat layers before the
+        first one that stands out; 0 when the outline itself stands out or no layer does.
+        """
+        box = mask_box(mask, 0)
+        if box is None:
+            return 0, mask
+        size = max(box[2] - box[0], box[3] - box[1])
+        largest = min(_PAD_MAX_PX, max(_PAD_MIN_PX, int(_PAD_MAX_FRACTION * size)))
+        x0, y0, x1, y1 = mask_box(mask, _PAD_BASE_PX + 2)  # type: ignore[misc]
+        m = mask[y0:y1, x0:x1].astype(np.uint8)
+        img = frame[y0:y1, x0:x1].astype(np.float32)
+        gx, gy = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+        gradient = np.sqrt((gx * gx + gy * gy).sum(axis=2))
+        depth_in = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+        depth_out = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
+
+        def level(sel: np.ndarray) -> float:
+            return float(np.median(gradient[sel])) if sel.any() else 0.0
+
+        base = level((depth_out > _PAD_BASE_PX - 1) & (depth_out <= _PAD_BASE_PX))
+        stands_out = _PAD_EDGE_CONTRAST * max(base, 1.0)
+        if level((depth_out > 0) & (depth_out <= 1)) > stands_out:
+            return 0, mask
+        for d in range(largest + 1):
+            layer = (depth_in > d) & (depth_in <= d + 1)
+            if not layer.any():
+                return 0, mask  # the mask is thinner than any margin: nothing to peel
+            if level(layer) > stands_out:
+                break
+        else:
+            return 0, mask
+        if d == 0:
+            return 0, mask
+        core = np.zeros_like(mask)
+        core[y0:y1, x0:x1] = depth_in > d
+        return d, core
 
     def step(self, state: ClassicState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Mask of ``frame`` (HxW bool) and its confidence in [0, 1]; updates ``state`` in place.
@@ -315,7 +381,7 @@ class ClassicMasks:
         state.align = align
         state.mask = mask
         state.frame = frame
-        return mask, float(confidence)
+        return _grow(mask, state.margin), float(confidence)
 
     # -- step parts ---------------------------------------------------------------------------------------
     def _window(self, pbox: tuple[int, int, int, int], flow: np.ndarray, velocity: np.ndarray, hw: tuple[int, int]) -> tuple[_Window, float]:
@@ -560,6 +626,14 @@ class ClassicMasks:
 
 
 # -- pure helpers ------------------------------------------------------------------------------------------
+def _grow(mask: np.ndarray, px: int) -> np.ndarray:
+    """``mask`` dilated by a disc of radius ``px`` (itself when 0)."""
+    if px <= 0:
+        return mask
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), disc) > 0
+
+
 def _open_thin(mask: np.ndarray) -> np.ndarray:
     """``mask`` without strands at most ``2 * _THIN_PX`` work pixels thick.
 

@@ -93,6 +93,28 @@ def test_a_moving_object_is_followed(textured: bool) -> None:
     assert np.mean(conf) > 0.3
 
 
+@pytest.mark.parametrize("busy", [False, True], ids=["calm-background", "busy-background"])
+def test_a_padded_prompt_mask_keeps_its_margin(busy: bool) -> None:
+    # a removal-style matte: the object grown by 4 px. Over a calm background propagation snaps to the
+    # object's edges, so the margin is measured on the prompt frame and every mask is grown by it; over
+    # a busy one nothing snaps and the padding is carried as drawn. Either way the user gets their matte.
+    centres = [(40 + 3 * i, 50 + i) for i in range(12)]
+    if busy:
+        bg = _background()
+    else:
+        rng = np.random.default_rng(1)
+        bg = np.clip(np.array([190, 110, 70], np.float32) + rng.normal(0, 4, (H, W, 3)), 0, 255).astype(np.uint8)
+    frames = [_paint(bg, _disc(cx, cy, 18), cx, cy, True) for cx, cy in centres]
+    padded = [_disc(cx, cy, 18 + 4) for cx, cy in centres]
+    masker = ClassicMasks(MaskConfig())
+    if not busy:
+        assert 3 <= masker.start(frames[0], padded[0]).margin <= 5
+    assert masker.start(frames[0], _disc(40, 50, 18)).margin == 0  # a tight mask is not grown
+    pred, _ = _propagate(frames, padded[0])
+    scores = [iou(p, m) for p, m in zip(pred, padded[1:])]
+    assert min(scores) > 0.85, scores
+
+
 def test_an_object_leaving_the_frame_and_coming_back_is_kept() -> None:
     # the disc slides out past the right border (about 40 % of it outside) and back
     xs = [110 + 5 * i for i in range(8)] + [145 - 5 * i for i in range(8)]
