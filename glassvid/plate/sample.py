@@ -101,7 +101,10 @@ class FrameSampler:
             keys = flat_src[order]
             starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
             ends = np.r_[starts[1:], len(order)]
-            for s, e in zip(starts, ends):
+            # the frames already open first: a scan over more frames than the cache holds,
+            # in the same order each call, would evict every frame just before its next use
+            groups = sorted(zip(starts, ends), key=lambda g: int(keys[g[0]]) not in self._cache)
+            for s, e in groups:
                 idx = order[s:e]
                 img, x0, y0 = self._get(int(keys[s]))
                 if out is None:
