@@ -108,48 +108,91 @@ def _box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
     return (max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin))
 
 
-class _Grid:
-    """Pixel coordinates of a crop, and bilinear lookups of fields at shifted positions."""
+_REMAP_ROW = 1024  # point lists are remapped as rows of this many (remap's maps must be 2-D, under 32767 a side)
 
-    def __init__(self, shape: tuple[int, int]) -> None:
-        self.xs, self.ys = np.meshgrid(np.arange(shape[1], dtype=np.float32), np.arange(shape[0], dtype=np.float32))
+
+def _remap_points(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """Bilinear samples of ``image`` (HxW or HxWxC) at the points (xs, ys) (1-D float32): N or NxC."""
+    n = len(xs)
+    if n == 0:
+        return np.zeros((0, *image.shape[2:]), image.dtype)
+    width = min(n, _REMAP_ROW)
+    rows = -(-n // width)
+    maps = np.zeros((2, rows * width), np.float32)
+    maps[0, :n], maps[1, :n] = xs, ys
+    out = cv2.remap(image, maps[0].reshape(rows, width), maps[1].reshape(rows, width), cv2.INTER_LINEAR, borderMode=border)
+    return out.reshape(rows * width, *image.shape[2:])[:n]
+
+
+class _Grid:
+    """Some pixels of a crop, as a list, and bilinear lookups of crop-sized fields at positions shifted from them.
+
+    The traces run on the object's pixels only (a third of its box for a swan's outline).
+    """
+
+    def __init__(self, index: np.ndarray, shape: tuple[int, int]) -> None:
+        self.index = index  # flat indices into the crop, ascending
+        self.shape = shape
+        self.xs = (index % shape[1]).astype(np.float32)
+        self.ys = (index // shape[1]).astype(np.float32)
+
+    @classmethod
+    def of(cls, pick: np.ndarray) -> _Grid:
+        """The pixels where the HxW bool ``pick`` is set."""
+        return cls(np.flatnonzero(pick), pick.shape)
+
+    def subset(self, keep: np.ndarray) -> _Grid:
+        """The pixels of this list where the N bool ``keep`` is set."""
+        return _Grid(self.index[keep], self.shape)
+
+    def pick(self, field: np.ndarray) -> np.ndarray:
+        """``field`` (HxW or planar CxHxW) at the pixels: N or CxN."""
+        return field.reshape(*field.shape[:-2], -1)[..., self.index]
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`pick`: N or CxN values on the crop (HxW or CxHxW), zero elsewhere."""
+        field = np.zeros(values.shape[:-1] + self.shape, np.float32)
+        field.reshape(*values.shape[:-1], -1)[..., self.index] = values
+        return field
 
     def at(self, field: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
-        """``field`` (HxW or planar 3xHxW) sampled at each pixel + (sx, sy)."""
-        mx, my = (self.xs + sx).astype(np.float32, copy=False), (self.ys + sy).astype(np.float32, copy=False)
+        """``field`` (HxW or planar 3xHxW) sampled at each pixel + (sx, sy): N or 3xN."""
+        mx, my = self.xs + sx, self.ys + sy
         if field.ndim == 3:
-            return np.stack([cv2.remap(p, mx, my, cv2.INTER_LINEAR, borderMode=border) for p in field])
-        return cv2.remap(field, mx, my, cv2.INTER_LINEAR, borderMode=border)
+            return np.stack([_remap_points(p, mx, my, border) for p in field])
+        return _remap_points(field, mx, my, border)
 
 
-def _advance(direction: np.ndarray, dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _advance(direction: np.ndarray, dz: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """Screen displacement (x, y) of a ray that travels ``dz`` in depth along ``direction``."""
     k = dz / np.maximum(direction[2], 1e-3)
     return direction[0] * k, direction[1] * k
 
 
 def _through_solid(grid: _Grid, height: np.ndarray, t1: np.ndarray, ior: float, plate_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (2xHxW) and glass path of rays that cross the object as a solid, front to back.
+    """Offsets (2xN) and glass path (N) of the grid's rays ``t1`` (3xN) crossing the object as a solid, front to back.
 
-    The front surface is at ``-h`` and the back at ``+h`` about the object's mid-plane.
-    The exit point is where the refracted ray ``t1`` first meets the back surface, found
-    by marching and bisection (a ray bent inwards near the rim exits where the object is
-    much thicker than where it entered, so a local estimate will not do). The ray then
-    refracts out through the back normal there and travels ``plate_px`` to the plate.
+    The front surface is at ``-h`` and the back at ``+h`` about the object's mid-plane
+    (``height``: HxW, the crop's). The exit point is where the refracted ray ``t1`` first
+    meets the back surface, found by marching and bisection (a ray bent inwards near the
+    rim exits where the object is much thicker than where it entered, so a local estimate
+    will not do). The ray then refracts out through the back normal there and travels
+    ``plate_px`` to the plate.
     """
     tz = np.maximum(t1[2], 1e-3)
     slope_x, slope_y = t1[0] / tz, t1[1] / tz
+    here = grid.pick(height)
 
     def passed_back(depth: np.ndarray) -> np.ndarray:
         back = grid.at(height, slope_x * depth, slope_y * depth, cv2.BORDER_CONSTANT)
-        return depth - height >= back
+        return depth - here >= back
 
     far = 2.0 * max(float(height.max()), 1.0)
-    lo = np.zeros_like(height)
-    hi = np.full_like(height, far)
-    found = np.zeros(height.shape, bool)
+    lo = np.zeros_like(here)
+    hi = np.full_like(here, far)
+    found = np.zeros(here.shape, bool)
     for k in range(1, _EXIT_MARCH_STEPS + 1):
-        step = np.full_like(height, far * k / _EXIT_MARCH_STEPS)
+        step = np.full_like(here, far * k / _EXIT_MARCH_STEPS)
         crossed = ~found & passed_back(step)
         hi = np.where(crossed, step, hi)
         lo = np.where(~found & ~crossed, step, lo)
@@ -168,15 +211,16 @@ def _through_solid(grid: _Grid, height: np.ndarray, t1: np.ndarray, ior: float, 
 
 
 def _through_hollow(grid: _Grid, unit_height: np.ndarray, t1: np.ndarray, ior: float, radius_px: float, cfg: GlassConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Offsets (2xHxW) and glass path of rays through a thin-walled shell.
+    """Offsets (2xN) and glass path (N) of the grid's rays ``t1`` (3xN) through a thin-walled shell.
 
-    The outer surface is the inflated silhouette; the inner one is the same shape
-    ``wall`` half-widths smaller (for a circular cross-section of radius R at distance r
-    from the axis: ``sqrt((R - W)^2 - r^2)``). Each wall is a meniscus whose surfaces are
-    not parallel, so it bends the ray a little -- a drinking glass slightly shrinks what
-    is seen through its middle -- and the four refractions are traced one by one.
-    Returns ``(offset, path, through)``: ``through`` marks rays that cross the cavity;
-    the others only cross glass (the rim) and are traced as a solid by the caller.
+    The outer surface is the inflated silhouette (``unit_height``: HxW, the crop's); the
+    inner one is the same shape ``wall`` half-widths smaller (for a circular
+    cross-section of radius R at distance r from the axis: ``sqrt((R - W)^2 - r^2)``).
+    Each wall is a meniscus whose surfaces are not parallel, so it bends the ray a
+    little -- a drinking glass slightly shrinks what is seen through its middle -- and
+    the four refractions are traced one by one. Returns ``(offset, path, through)``:
+    ``through`` (N bool) marks rays that cross the cavity; the others only cross glass
+    (the rim) and are traced as a solid by the caller.
     """
     thick = cfg.thickness
     r = radius_px * np.sqrt(np.clip(1.0 - unit_height * unit_height, 0.0, 1.0))  # distance from the axis
@@ -185,8 +229,9 @@ def _through_hollow(grid: _Grid, unit_height: np.ndarray, t1: np.ndarray, ior: f
     h_in = (thick * np.sqrt(np.clip(inner_r * inner_r - r * r, 0.0, None))).astype(np.float32)
     wall_dz = np.maximum(h_out - h_in, 0.0)
 
-    sx, sy = _advance(t1, wall_dz)  # through the front wall
-    path = wall_dz / np.maximum(t1[2], 1e-3)
+    front_dz = grid.pick(wall_dz)
+    sx, sy = _advance(t1, front_dz)  # through the front wall
+    path = front_dz / np.maximum(t1[2], 1e-3)
     t2, _ = refract(t1, normalize(grid.at(height_normals(h_in, facing=-1.0), sx, sy)), ior)  # into the cavity
     ax, ay = _advance(t2, 2.0 * grid.at(h_in, sx, sy))  # across it
     sx, sy = sx + ax, sy + ay
@@ -196,8 +241,8 @@ def _through_hollow(grid: _Grid, unit_height: np.ndarray, t1: np.ndarray, ior: f
     sx, sy = sx + ax, sy + ay
     path = path + back_dz / np.maximum(t3[2], 1e-3)
     e, _ = refract(t3, -normalize(grid.at(height_normals(h_out, facing=1.0), sx, sy)), ior)  # out of the back
-    ax, ay = _advance(e, np.full_like(unit_height, cfg.plate_distance * radius_px))
-    return np.stack([sx + ax, sy + ay]), path, h_in > 0
+    ax, ay = _advance(e, cfg.plate_distance * radius_px)
+    return np.stack([sx + ax, sy + ay]), path, grid.pick(h_in) > 0
 
 
 def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float, ior: float) -> Refraction:
@@ -206,30 +251,35 @@ def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float
     ``height_px``: HxW front-surface height in pixels (0 outside), ``radius_px`` the
     object's half-width in the same pixels.
     """
-    grid = _Grid(height_px.shape)
-    d = view_rays(height_px.shape)
+    inside = height_px > 0
+    grid = _Grid.of(inside)
     n_front = height_normals(height_px, facing=-1.0)
     cos_front = -n_front[2]
-    t1, _ = refract(d, n_front, 1.0 / ior)
-    inside = height_px > 0
+    t1, _ = refract(view_rays(grid.index.shape), grid.pick(n_front), 1.0 / ior)
     plate_px = cfg.plate_distance * radius_px
-    offset, path = _through_solid(grid, height_px, t1, ior, plate_px)
-    interfaces = np.where(inside, 2.0, 0.0)
     if cfg.mode == "hollow":
         unit = height_px / max(cfg.thickness * radius_px, 1e-6)
-        h_off, h_path, through = _through_hollow(grid, unit, t1, ior, radius_px, cfg)
-        offset = np.where(through, h_off, offset)
-        path = np.where(through, h_path, path)
-        interfaces = np.where(through & inside, 4.0, interfaces)
+        offset, path, through = _through_hollow(grid, unit, t1, ior, radius_px, cfg)
+        # the rims' rays cross no cavity, only glass: trace those (and only those) as a solid
+        rim = ~through
+        if rim.any():
+            offset[:, rim], path[rim] = _through_solid(grid.subset(rim), height_px, t1[:, rim], ior, plate_px)
+    else:
+        offset, path = _through_solid(grid, height_px, t1, ior, plate_px)
+        through = np.zeros(grid.index.shape, bool)
     limit = _MAX_OFFSET_RADII * radius_px
-    offset = np.where(inside, np.clip(offset, -limit, limit), 0.0)
-    path = np.where(inside, path, 0.0)
-    return Refraction(offset.astype(np.float32), path.astype(np.float32), cos_front.astype(np.float32), interfaces.astype(np.float32), n_front)
+    interfaces = grid.spread(np.where(through, 4.0, 2.0).astype(np.float32))
+    return Refraction(grid.spread(np.clip(offset, -limit, limit)), grid.spread(path), cos_front.astype(np.float32), interfaces, n_front)
 
 
-def _sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Bilinear samples of ``image`` at (xs, ys); a ray leaving the image sees its edge, stretched."""
-    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.ndarray], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` grown to hold the points (xs, ys) and their bilinear neighbours, within a frame of ``shape`` (h, w)."""
+    x0, y0, x1, y1 = box
+    for px, py in zip(xs, ys):
+        if px.size:
+            x0, x1 = min(x0, int(np.floor(px.min()))), max(x1, int(np.ceil(px.max())) + 2)
+            y0, y1 = min(y0, int(np.floor(py.min()))), max(y1, int(np.ceil(py.max())) + 2)
+    return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
 
 
 def _footprint(offset: np.ndarray) -> np.ndarray:
@@ -278,9 +328,7 @@ def _mip_sample(levels: list[np.ndarray], xs: np.ndarray, ys: np.ndarray, lod: n
         pair = []
         for k in (level, min(level + 1, top)):
             f = np.float32(1.0 / (1 << k))
-            mx = ((xs[sl] + 0.5) * f - 0.5)[:, None]
-            my = ((ys[sl] + 0.5) * f - 0.5)[:, None]
-            pair.append(cv2.remap(levels[k], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, channels))
+            pair.append(_remap_points(levels[k], (xs[sl] + 0.5) * f - 0.5, (ys[sl] + 0.5) * f - 0.5).reshape(-1, channels))
         out[sl] = pair[0] + frac[sl] * (pair[1] - pair[0])
     result = np.empty_like(out)
     result[order] = out
@@ -288,18 +336,22 @@ def _mip_sample(levels: list[np.ndarray], xs: np.ndarray, ys: np.ndarray, lod: n
 
 
 def _frosted(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Samples of ``image`` blurred by a per-pixel ``sigma`` (interpolating a few blur levels)."""
-    smax = float(sigma.max())
+    """Samples of ``image`` at the points (xs, ys) blurred by a per-point ``sigma`` (interpolating a few blur levels).
+
+    A ray leaving the image sees its edge, stretched.
+    """
+    smax = float(sigma.max()) if sigma.size else 0.0
     if smax < 0.3:
-        return _sample(image, xs, ys)
+        return _remap_points(image, xs, ys)
     levels = [0.0, smax / 4, smax / 2, smax]
-    samples = np.stack([_sample(image if s == 0 else cv2.GaussianBlur(image, (0, 0), s), xs, ys) for s in levels])
+    samples = np.stack([_remap_points(image if s == 0 else cv2.GaussianBlur(image, (0, 0), s), xs, ys) for s in levels])
     pos = np.interp(sigma, levels, np.arange(len(levels))).astype(np.float32)
-    lo = np.floor(pos).astype(np.int32)
+    lo = np.floor(pos)
+    frac = (pos - lo)[..., None] if samples.ndim == 3 else pos - lo  # float32, as lo is still a float here
+    lo = lo.astype(np.int32)
     hi = np.minimum(lo + 1, len(levels) - 1)
-    frac = (pos - lo)[..., None] if samples.ndim == 4 else pos - lo
-    iy, ix = np.indices(sigma.shape)
-    return (1 - frac) * samples[lo, iy, ix] + frac * samples[hi, iy, ix]
+    at = np.arange(len(xs))
+    return (1 - frac) * samples[lo, at] + frac * samples[hi, at]
 
 
 def specular_highlights(rgb_lin: np.ndarray, radius_px: float, threshold: float) -> np.ndarray:
@@ -393,15 +445,11 @@ def _grow(field: np.ndarray, inside: np.ndarray, steps: int = _GROW_STEPS) -> np
     return values
 
 
-def _upsampled(fields: list[np.ndarray], inside: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
-    """HxW / HxWxC working-resolution fields, grown past the silhouette and resized to ``size`` (w, h), in one pass."""
-    widths = [1 if f.ndim == 2 else f.shape[2] for f in fields]
-    stacked = np.concatenate([f[..., None] if f.ndim == 2 else f for f in fields], axis=2).astype(np.float32)
-    big = cv2.resize(_grow(stacked, inside), size, interpolation=cv2.INTER_LINEAR)
-    big = big.reshape(size[1], size[0], -1)
+def _split(stacked: np.ndarray, widths: list[int]) -> list[np.ndarray]:
+    """The fields concatenated along the last axis of ``stacked``, apart again (a width of 1 drops the axis)."""
     out, i = [], 0
     for wdt in widths:
-        out.append(big[..., i] if wdt == 1 else big[..., i : i + wdt])
+        out.append(stacked[..., i] if wdt == 1 else stacked[..., i : i + wdt])
         i += wdt
     return out
 
@@ -480,37 +528,35 @@ def render_glass(
     spec = np.where(inside, spec * cfg.highlights, 0.0).astype(np.float32)
     has_spec = bool(spec.any())
 
-    # to full size: the smooth fields, continued past the silhouette before resizing
+    # to full size, on the object's pixels only (beyond its silhouette the glass layer is
+    # the plate itself): the smooth fields, continued past the silhouette before resizing
     k = cols / size[0]
+    fields = [np.moveaxis(rr.offset, 0, -1) * k for rr in rays] + [ray.path * k, refl, env]
+    if tinted:
+        fields.append(absorb)
+    if has_spec:
+        fields.append(spec)
+    stacked = np.concatenate([f[..., None] if f.ndim == 2 else f for f in fields], axis=2).astype(np.float32, copy=False)
     if small:
-        full = (cols, rows)
-        fields = [np.moveaxis(rr.offset, 0, -1) * k for rr in rays] + [ray.path * k, refl, env]
-        if tinted:
-            fields.append(absorb)
-        if has_spec:
-            fields.append(spec)
-        big = _upsampled(fields, inside, full)
-        offsets = [np.moveaxis(o, -1, 0) for o in big[: len(rays)]]
-        path, refl, env = big[len(rays) : len(rays) + 3]
-        rest = big[len(rays) + 3 :]
-        absorb = rest.pop(0) if tinted else absorb
-        spec = rest.pop(0) if has_spec else spec
+        stacked = cv2.resize(_grow(stacked, inside), (cols, rows), interpolation=cv2.INTER_LINEAR).reshape(rows, cols, -1)
         # normals only feed the output passes: take them from the full-size surface
         normals = height_normals(unit_full * (cfg.thickness * radius_px), facing=-1.0)
     else:
-        offsets, path, normals = [rr.offset for rr in rays], ray.path, ray.normals
+        normals = ray.normals
+    obj = _Grid.of(inside_full)
+    widths = [2] * len(rays) + [1, 1, 3] + [3] * tinted + [1] * has_spec
+    whole = _split(stacked, widths)
+    picked = _split(stacked.reshape(-1, stacked.shape[2])[obj.index], widths)
+    offsets = picked[: len(rays)]
+    path, refl, env = picked[len(rays) : len(rays) + 3]
+    absorb = picked[len(rays) + 3] if tinted else None
+    spec = picked[-1] if has_spec else None
 
     # the plate, in linear light only where rays land, sampled at full resolution
-    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    sample_x = [gx + o[0] for o in offsets]
-    sample_y = [gy + o[1] for o in offsets]
-    fh, fw = plate.shape[:2]
-    bx0 = int(max(0, min(float(np.floor(sx.min())) for sx in sample_x)))
-    by0 = int(max(0, min(float(np.floor(sy.min())) for sy in sample_y)))
-    bx1 = int(min(fw, max(float(np.ceil(sx.max())) for sx in sample_x) + 2))
-    by1 = int(min(fh, max(float(np.ceil(sy.max())) for sy in sample_y) + 2))
-    bx0, by0 = min(bx0, x0), min(by0, y0)
-    bx1, by1 = max(bx1, x1), max(by1, y1)
+    px, py = obj.xs + x0, obj.ys + y0
+    sample_x = [px + o[:, 0] for o in offsets]
+    sample_y = [py + o[:, 1] for o in offsets]
+    bx0, by0, bx1, by1 = _reach(box, sample_x, sample_y, plate.shape[:2])
     region = srgb_to_linear(plate[by0:by1, bx0:bx1])
     sigma = cfg.frost * path / max(radius_px, 1e-6)
     if len(offsets) == 3:
@@ -520,42 +566,43 @@ def render_glass(
     # where refraction minifies the plate (the rims), sample a mip-map over the footprint
     # (widened by the frost's blur, as two blurs add in quadrature) instead of a point
     if cfg.antialias:
-        footprint = _footprint(offsets[len(offsets) // 2])
-        wide = inside_full & (footprint > _MIP_MIN_FOOTPRINT)
+        footprint = obj.pick(_footprint(np.moveaxis(whole[len(rays) // 2], -1, 0)))
+        wide = footprint > _MIP_MIN_FOOTPRINT
     if cfg.antialias and wide.any():
         levels = _pyramid(region)
         lod = np.minimum(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, _MIP_MAX_LOD)
         if len(offsets) == 3:
             for c in range(3):
-                transmitted[..., c][wide] = _mip_sample([lv[..., c] for lv in levels], sample_x[c][wide] - bx0, sample_y[c][wide] - by0, lod)
+                transmitted[wide, c] = _mip_sample([lv[..., c] for lv in levels], sample_x[c][wide] - bx0, sample_y[c][wide] - by0, lod)
         else:
             transmitted[wide] = _mip_sample(levels, sample_x[0][wide] - bx0, sample_y[0][wide] - by0, lod)
 
-    seen = transmitted
+    plate_c = region[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+    seen = plate_c.copy()
+    seen.reshape(-1, 3)[obj.index] = transmitted
     if tinted:
-        transmitted = transmitted * absorb
-    glass = (1.0 - refl)[..., None] * transmitted + refl[..., None] * env
+        transmitted *= absorb
+    lit = (1.0 - refl)[:, None] * transmitted + refl[:, None] * env
     if has_spec:
-        glass += spec[..., None]
-    # outside the silhouette (the feather ring) the glass layer is the plate itself
-    outside = ~inside_full
-    glass[outside] = region[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0][outside]
-    np.clip(glass, 0.0, 1.0, out=glass)
+        lit += spec[:, None]
+    glass = plate_c.copy()
+    glass.reshape(-1, 3)[obj.index] = np.clip(lit, 0.0, 1.0)
     alpha = matte[y0:y1, x0:x1]
-    frame_lin_c = srgb_to_linear(frame_c)
 
     # 4: composite in linear light; pixels with alpha 0 stay the input's bytes
     out = frame.copy()
-    a = alpha[..., None]
-    np.copyto(out[y0:y1, x0:x1], linear_to_srgb(a * glass + (1.0 - a) * frame_lin_c), where=(alpha > 0)[..., None])
+    cy, cx = np.nonzero(alpha > 0)
+    a = alpha[cy, cx][:, None]
+    out[cy + y0, cx + x0] = linear_to_srgb(a * glass[cy, cx] + (1.0 - a) * srgb_to_linear(frame_c[cy, cx]))
+
     layer = GlassLayer(
         box=box,
         rgb=glass,
         alpha=alpha,
         normals=np.moveaxis(normals, 0, -1) * inside_full[..., None],
-        thickness=path * inside_full,
-        offset=np.moveaxis(offsets[len(offsets) // 2], 0, -1) * inside_full[..., None],
-        reflectance=refl * inside_full,
+        thickness=whole[len(rays)] * inside_full,
+        offset=whole[len(rays) // 2] * inside_full[..., None],
+        reflectance=whole[len(rays) + 1] * inside_full,
         seen=seen,
     )
     return out, layer
