@@ -429,19 +429,18 @@ def _environment(env_small: np.ndarray, light: np.ndarray, cfg: GlassConfig, xs:
 
 
 def _grow(field: np.ndarray, inside: np.ndarray, steps: int = _GROW_STEPS) -> np.ndarray:
-    """``field`` (HxW or HxWxC) continued a few pixels past the silhouette by averaging
-    the known neighbours, so resizing does not blend its edge with the zeros outside."""
+    """``field`` (HxWxC) continued a few pixels past the silhouette by averaging the known
+    neighbours, so resizing does not blend its edge with the zeros outside."""
     if inside.all():
         return field
     known = inside.astype(np.float32)
-    values = field * (known[..., None] if field.ndim == 3 else known)
+    values = field * known[..., None]
+    flat = values.reshape(-1, values.shape[2])
     for _ in range(steps):
         weight = cv2.blur(known, (3, 3))
-        mean = cv2.blur(values, (3, 3)) / np.maximum(weight, 1e-6)[..., None] if field.ndim == 3 else cv2.blur(values, (3, 3)) / np.maximum(weight, 1e-6)
-        grown = weight > 0
-        fill = grown & (known == 0)
-        values = np.where((fill[..., None] if field.ndim == 3 else fill), mean, values)
-        known = np.maximum(known, grown.astype(np.float32))
+        ring = np.flatnonzero((weight > 0) & (known == 0))  # the next ring out: only it changes
+        flat[ring] = cv2.blur(values, (3, 3)).reshape(flat.shape)[ring] / weight.reshape(-1)[ring, None]
+        known.reshape(-1)[ring] = 1.0
     return values
 
 
