@@ -35,7 +35,7 @@ sweep, whatever the clip's length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -118,10 +118,18 @@ class Sightings:
     src: np.ndarray
     d: np.ndarray
     quality: np.ndarray
+    _stacked: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def confidence(self, i: int, half_life: float) -> np.ndarray:
         """HxW float32: quality halved every ``half_life`` frames between ``i`` and the source; 0 where unseen."""
         return confidence(self.src, self.quality, i, half_life)
+
+    def stacked(self) -> np.ndarray:
+        """HxWx4 float32 ``(src, quality, dx, dy)``, for remapping all four at once (built once: the
+        next step's carry and the merge both read it)."""
+        if self._stacked is None:
+            self._stacked = np.dstack([self.src.astype(np.float32), self.quality, self.d])
+        return self._stacked
 
 
 def _grow(box: tuple[int, int, int, int], by: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -396,11 +404,10 @@ class SourceSweep:
                 quality[stale] = 0.0
         # a sighting here replaces the carried one when it is at least as good
         q_new = sighting_quality(hole_c, self.margin_px) if sighted is None else sight_c.astype(np.float32)
-        carried = Sightings(box, src, d, quality).confidence(i, self.half_life)
-        take = sight_c & (q_new > 0) & (q_new >= carried)
-        src = np.where(take, i, src).astype(np.int32)
-        d = np.where(take[..., None], 0.0, d).astype(np.float32)
-        quality = np.where(take, q_new, quality).astype(np.float32)
+        take = sight_c & (q_new > 0) & (q_new >= confidence(src, quality, i, self.half_life))
+        src[take] = i
+        d[take] = 0.0
+        quality[take] = q_new[take]
         out = Sightings(box, src, d, quality)
         self.prev, self.prev_index = out, i
         return out
@@ -437,30 +444,30 @@ class SourceSweep:
         H, W = shape
         if not motion.any():
             return self._carry_still(box)
-        xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        qx = xs + motion[..., 0]
-        qy = ys + motion[..., 1]
+        qx = np.arange(x0, x1, dtype=np.float32)[None, :] + motion[..., 0]
+        qy = np.arange(y0, y1, dtype=np.float32)[:, None] + motion[..., 1]
         # position in the previous state's box; outside it the previous frame showed the
         # background clearly (farther than box_margin from its hole)
         mx, my = qx - px0, qy - py0
         # one remap per interpolation of the stacked state: (src, quality, dx, dy)
-        state = np.dstack([prev.src.astype(np.float32), prev.quality, prev.d])
+        state = prev.stacked()
         near = cv2.remap(state, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(_OUTSIDE, 1.0, 0.0, 0.0))
         lin = cv2.remap(state, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(_OUTSIDE, 1.0, 0.0, 0.0))
         src_near = near[..., 0]
         # neighbours seen in different frames (or not at all): take the nearest's displacement, don't average
         mixed = np.abs(lin[..., 0] - src_near) > _MIX_TOL
-        d_prev = np.where(mixed[..., None], near[..., 2:], lin[..., 2:])
+        d_prev = lin[..., 2:]
+        d_prev[mixed] = near[..., 2:][mixed]
         outside_prev = src_near == _OUTSIDE
-        in_frame = (qx >= 0) & (qx <= W - 1) & (qy >= 0) & (qy <= H - 1)
+        d_prev[outside_prev] = 0.0
         src = np.where(outside_prev, self.prev_index if self.outside_seen else NO_SOURCE, src_near).astype(np.int32)
-        d = motion + np.where(outside_prev[..., None], 0.0, d_prev)
-        quality = near[..., 1]
-        lost = ~in_frame | (src < 0)
+        d = motion + d_prev
+        quality = np.ascontiguousarray(near[..., 1])
+        lost = ~((qx >= 0) & (qx <= W - 1) & (qy >= 0) & (qy <= H - 1)) | (src < 0)
         src[lost] = NO_SOURCE
         d[lost] = 0.0
-        quality = np.where(lost, 0.0, quality)
-        return src, d.astype(np.float32), quality.astype(np.float32)
+        quality[lost] = 0.0
+        return src, d, quality
 
 
 def resample(s: Sightings, xs: np.ndarray, ys: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -478,15 +485,17 @@ def resample(s: Sightings, xs: np.ndarray, ys: np.ndarray, scale: float) -> tupl
     mx[:n] = (xs.astype(np.float32) + 0.5) * scale - 0.5 - s.box[0]
     my[:n] = (ys.astype(np.float32) + 0.5) * scale - 0.5 - s.box[1]
     mx, my = mx.reshape(rows, _ROW), my.reshape(rows, _ROW)
-    state = np.dstack([s.src.astype(np.float32), s.quality, s.d])
+    state = s.stacked()
     border = (float(NO_SOURCE), 0.0, 0.0, 0.0)
     near = cv2.remap(state, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=border).reshape(-1, 4)[:n]
     lin = cv2.remap(state, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 4)[:n]
     mixed = np.abs(lin[:, 0] - near[:, 0]) > _MIX_TOL
-    d = np.where(mixed[:, None], near[:, 2:], lin[:, 2:]) / np.float32(scale)
+    d = lin[:, 2:]
+    d[mixed] = near[mixed, 2:]
+    d = d / np.float32(scale)
     src = near[:, 0].astype(np.int32)
-    quality = np.where(src >= 0, near[:, 1], 0.0).astype(np.float32)
-    return src, d.astype(np.float32), quality
+    quality = np.where(src >= 0, near[:, 1], np.float32(0.0))
+    return src, d, quality
 
 
 def confidence(src: np.ndarray, quality: np.ndarray, i: int, half_life: float) -> np.ndarray:

@@ -439,7 +439,7 @@ def _combine(
     box = plate_box(hole)
     x0, y0, x1, y1 = box
     hole_c = hole[y0:y1, x0:x1]
-    rgb = clip.frame_store.load_array("rgb", i, mmap=True)[y0:y1, x0:x1].astype(np.float32)
+    rgb = np.array(clip.frame_store.load_array("rgb", i, mmap=True)[y0:y1, x0:x1])
     h, w = hole_c.shape
     age = np.zeros((h, w), np.float32)
     src = np.full((h, w), i, np.int32)
@@ -458,15 +458,15 @@ def _combine(
         use = (weight > 0) | (want_other & (src_k >= 0))
         cols.append(sampler.sample(np.where(use, src_k, NO_SOURCE), fx + d_k[:, 0], fy + d_k[:, 1]) if use.any() else np.zeros((len(ys), 3), np.float32))
     col = wa[:, None] * cols[0] + (1.0 - wa)[:, None] * cols[1]
-    rgb[ys[seen], xs[seen]] = col[seen]
+    sy, sx = ys[seen], xs[seen]
+    rgb[sy, sx] = _to_uint8(col[seen])
     age[ys, xs] = np.where(seen, np.abs(i - s), np.inf)
     src[ys, xs] = np.where(seen, s, _INVENTED_SOURCE)
     conf[ys, xs] = np.where(seen, c, 0.0)
-    out = _to_uint8(rgb)
     alt = None
     if alternatives:
         # the sweep that did not win alone: the plate the other direction would give
         other = np.where((wa >= 0.5)[:, None], np.where((fb[0] >= 0)[:, None], cols[1], col), np.where((fa[0] >= 0)[:, None], cols[0], col))
-        alt = out.copy()
-        alt[ys[seen], xs[seen]] = np.clip(other[seen] + 0.5, 0, 255).astype(np.uint8)
-    return out, age, src, conf, hole_c, alt
+        alt = rgb.copy()
+        alt[sy, sx] = _to_uint8(other[seen])
+    return rgb, age, src, conf, hole_c, alt
