@@ -93,7 +93,7 @@ class GlassLayer:
 class Refraction:
     """Per pixel of a crop: where the view ray meets the plate and what it crossed."""
 
-    offset: np.ndarray  # 2xHxW float32, pixels from the pixel to its plate sample
+    offset: np.ndarray  # HxWx2 float32, pixels from the pixel to its plate sample
     path: np.ndarray  # HxW float32, length of glass crossed, pixels
     cos_front: np.ndarray  # HxW float32, cosine of incidence at the front surface
     interfaces: np.ndarray  # HxW float32, glass/air interfaces crossed (0 outside, 2 solid, 4 hollow)
@@ -150,9 +150,9 @@ class _Grid:
         return field.reshape(*field.shape[:-2], -1)[..., self.index]
 
     def spread(self, values: np.ndarray) -> np.ndarray:
-        """The inverse of :meth:`pick`: N or CxN values on the crop (HxW or CxHxW), zero elsewhere."""
-        field = np.zeros(values.shape[:-1] + self.shape, np.float32)
-        field.reshape(*values.shape[:-1], -1)[..., self.index] = values
+        """N or NxC values at the pixels on the crop (HxW or HxWxC), zero elsewhere."""
+        field = np.zeros(self.shape + values.shape[1:], np.float32)
+        field.reshape(-1, *values.shape[1:])[self.index] = values
         return field
 
     def at(self, field: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
@@ -269,7 +269,7 @@ def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float
         through = np.zeros(grid.index.shape, bool)
     limit = _MAX_OFFSET_RADII * radius_px
     interfaces = grid.spread(np.where(through, 4.0, 2.0).astype(np.float32))
-    return Refraction(grid.spread(np.clip(offset, -limit, limit)), grid.spread(path), cos_front.astype(np.float32), interfaces, n_front)
+    return Refraction(grid.spread(np.clip(offset, -limit, limit).T), grid.spread(path), cos_front.astype(np.float32), interfaces, n_front)
 
 
 def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.ndarray], shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -285,7 +285,7 @@ def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.nda
 def _footprint(offset: np.ndarray) -> np.ndarray:
     """Per pixel, the width (plate pixels) of what one output pixel's lookup spans (> 1: minified).
 
-    ``offset``: 2xHxW, where each pixel samples the plate relative to itself. The lookup
+    ``offset``: HxWx2, where each pixel samples the plate relative to itself. The lookup
     ``p -> p + offset(p)`` has the Jacobian ``J = I + d(offset)``; the footprint's width
     is taken as ``sqrt(|det J|)``, the side of its area. (J's largest singular value, what
     a GPU's isotropic filtering takes, blurred a ball lens's sharp minified view on the
@@ -293,7 +293,7 @@ def _footprint(offset: np.ndarray) -> np.ndarray:
     (footprints of hundreds of pixels): a point sample there aliases into speckle, so
     those pixels are sampled from a mip-map instead (:func:`_mip_sample`).
     """
-    ox, oy = offset[0].astype(np.float32), offset[1].astype(np.float32)
+    ox, oy = offset[..., 0].astype(np.float32), offset[..., 1].astype(np.float32)
     a = cv2.Sobel(ox, cv2.CV_32F, 1, 0, ksize=1, scale=0.5) + 1.0
     b = cv2.Sobel(ox, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)
     c = cv2.Sobel(oy, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)
@@ -530,7 +530,7 @@ def render_glass(
     # to full size, on the object's pixels only (beyond its silhouette the glass layer is
     # the plate itself): the smooth fields, continued past the silhouette before resizing
     k = cols / size[0]
-    fields = [np.moveaxis(rr.offset, 0, -1) * k for rr in rays] + [ray.path * k, refl, env]
+    fields = [rr.offset * k for rr in rays] + [ray.path * k, refl, env]
     if tinted:
         fields.append(absorb)
     if has_spec:
@@ -544,7 +544,6 @@ def render_glass(
         normals = ray.normals
     obj = _Grid.of(inside_full)
     widths = [2] * len(rays) + [1, 1, 3] + [3] * tinted + [1] * has_spec
-    whole = _split(stacked, widths)
     picked = _split(stacked.reshape(-1, stacked.shape[2])[obj.index], widths)
     offsets = picked[: len(rays)]
     path, refl, env = picked[len(rays) : len(rays) + 3]
@@ -565,7 +564,7 @@ def render_glass(
     # where refraction minifies the plate (the rims), sample a mip-map over the footprint
     # (widened by the frost's blur, as two blurs add in quadrature) instead of a point
     if cfg.antialias:
-        footprint = obj.pick(_footprint(np.moveaxis(whole[len(rays) // 2], -1, 0)))
+        footprint = obj.pick(_footprint(_split(stacked, widths)[len(rays) // 2]))
         wide = footprint > _MIP_MIN_FOOTPRINT
     if cfg.antialias and wide.any():
         levels = _pyramid(region)
@@ -589,19 +588,20 @@ def render_glass(
     alpha = matte[y0:y1, x0:x1]
 
     # 4: composite in linear light; pixels with alpha 0 stay the input's bytes
+    at = np.flatnonzero(alpha > 0)
+    a = alpha.reshape(-1)[at][:, None]
+    at_frame = (at // cols + y0) * frame.shape[1] + at % cols + x0
     out = frame.copy()
-    cy, cx = np.nonzero(alpha > 0)
-    a = alpha[cy, cx][:, None]
-    out[cy + y0, cx + x0] = linear_to_srgb(a * glass[cy, cx] + (1.0 - a) * srgb_to_linear(frame_c[cy, cx]))
+    out.reshape(-1, 3)[at_frame] = linear_to_srgb(a * glass.reshape(-1, 3)[at] + (1.0 - a) * srgb_to_linear(frame.reshape(-1, 3)[at_frame]))
 
     layer = GlassLayer(
         box=box,
         rgb=glass,
         alpha=alpha,
         normals=np.moveaxis(normals, 0, -1) * inside_full[..., None],
-        thickness=whole[len(rays)] * inside_full,
-        offset=whole[len(rays) // 2] * inside_full[..., None],
-        reflectance=whole[len(rays) + 1] * inside_full,
+        thickness=obj.spread(path),
+        offset=obj.spread(offsets[len(offsets) // 2]),
+        reflectance=obj.spread(refl),
         seen=seen,
     )
     return out, layer
