@@ -169,11 +169,16 @@ def _advance(direction: np.ndarray, dz: np.ndarray | float) -> tuple[np.ndarray,
     return direction[0] * k, direction[1] * k
 
 
-def _through_solid(grid: _Grid, height: np.ndarray, t1: np.ndarray, ior: float, plate_px: float) -> tuple[np.ndarray, np.ndarray]:
+def _mirrored(normals: np.ndarray) -> np.ndarray:
+    """Planar normals (3xN) of a surface mirrored front to back: z flips (what ``height_normals``'s ``facing`` does)."""
+    return normals * np.array([1.0, 1.0, -1.0], np.float32)[:, None]
+
+
+def _through_solid(grid: _Grid, height: np.ndarray, n_front: np.ndarray, t1: np.ndarray, ior: float, plate_px: float) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (2xN) and glass path (N) of the grid's rays ``t1`` (3xN) crossing the object as a solid, front to back.
 
     The front surface is at ``-h`` and the back at ``+h`` about the object's mid-plane
-    (``height``: HxW, the crop's). The exit point is where the refracted ray ``t1`` first
+    (``height``: HxW, the crop's, ``n_front`` its 3xHxW normals). The exit point is where the refracted ray ``t1`` first
     meets the back surface, found by marching and bisection (a ray bent inwards near the
     rim exits where the object is much thicker than where it entered, so a local estimate
     will not do). The ray then refracts out through the back normal there and travels
@@ -204,7 +209,7 @@ def _through_solid(grid: _Grid, height: np.ndarray, t1: np.ndarray, ior: float, 
         lo = np.where(crossed, lo, mid)
     depth = hi
     sx, sy = slope_x * depth, slope_y * depth
-    n_back = normalize(grid.at(height_normals(height, facing=1.0), sx, sy))
+    n_back = normalize(_mirrored(grid.at(n_front, sx, sy)))
     e, _ = refract(t1, -n_back, ior)
     k = plate_px / np.maximum(e[2], _MIN_EXIT_COS)
     return np.stack([sx + e[0] * k, sy + e[1] * k]), depth / tz
@@ -232,10 +237,11 @@ def _through_hollow(grid: _Grid, unit_height: np.ndarray, t1: np.ndarray, ior: f
     front_dz = grid.pick(wall_dz)
     sx, sy = _advance(t1, front_dz)  # through the front wall
     path = front_dz / np.maximum(t1[2], 1e-3)
-    t2, _ = refract(t1, normalize(grid.at(height_normals(h_in, facing=-1.0), sx, sy)), ior)  # into the cavity
+    n_in = height_normals(h_in, facing=-1.0)  # the cavity's near face; its far face mirrors it
+    t2, _ = refract(t1, normalize(grid.at(n_in, sx, sy)), ior)  # into the cavity
     ax, ay = _advance(t2, 2.0 * grid.at(h_in, sx, sy))  # across it
     sx, sy = sx + ax, sy + ay
-    t3, _ = refract(t2, -normalize(grid.at(height_normals(h_in, facing=1.0), sx, sy)), 1.0 / ior)  # into the back wall
+    t3, _ = refract(t2, -normalize(_mirrored(grid.at(n_in, sx, sy))), 1.0 / ior)  # into the back wall
     back_dz = grid.at(wall_dz, sx, sy)
     ax, ay = _advance(t3, back_dz)
     sx, sy = sx + ax, sy + ay
@@ -263,9 +269,9 @@ def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float
         # the rims' rays cross no cavity, only glass: trace those (and only those) as a solid
         rim = ~through
         if rim.any():
-            offset[:, rim], path[rim] = _through_solid(grid.subset(rim), height_px, t1[:, rim], ior, plate_px)
+            offset[:, rim], path[rim] = _through_solid(grid.subset(rim), height_px, n_front, t1[:, rim], ior, plate_px)
     else:
-        offset, path = _through_solid(grid, height_px, t1, ior, plate_px)
+        offset, path = _through_solid(grid, height_px, n_front, t1, ior, plate_px)
         through = np.zeros(grid.index.shape, bool)
     limit = _MAX_OFFSET_RADII * radius_px
     interfaces = grid.spread(np.where(through, 4.0, 2.0).astype(np.float32))
@@ -282,8 +288,8 @@ def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.nda
     return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
 
 
-def _footprint(offset: np.ndarray) -> np.ndarray:
-    """Per pixel, the width (plate pixels) of what one output pixel's lookup spans (> 1: minified).
+def _footprint(offset: np.ndarray, grid: _Grid) -> np.ndarray:
+    """At the grid's pixels (N), the width (plate pixels) of what one output pixel's lookup spans (> 1: minified).
 
     ``offset``: HxWx2, where each pixel samples the plate relative to itself. The lookup
     ``p -> p + offset(p)`` has the Jacobian ``J = I + d(offset)``; the footprint's width
@@ -294,10 +300,10 @@ def _footprint(offset: np.ndarray) -> np.ndarray:
     those pixels are sampled from a mip-map instead (:func:`_mip_sample`).
     """
     ox, oy = offset[..., 0].astype(np.float32), offset[..., 1].astype(np.float32)
-    a = cv2.Sobel(ox, cv2.CV_32F, 1, 0, ksize=1, scale=0.5) + 1.0
-    b = cv2.Sobel(ox, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)
-    c = cv2.Sobel(oy, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)
-    d = cv2.Sobel(oy, cv2.CV_32F, 0, 1, ksize=1, scale=0.5) + 1.0
+    a = grid.pick(cv2.Sobel(ox, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)) + 1.0
+    b = grid.pick(cv2.Sobel(ox, cv2.CV_32F, 0, 1, ksize=1, scale=0.5))
+    c = grid.pick(cv2.Sobel(oy, cv2.CV_32F, 1, 0, ksize=1, scale=0.5))
+    d = grid.pick(cv2.Sobel(oy, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)) + 1.0
     det = a * d - b * c
     return np.sqrt(np.maximum(np.abs(det), 1e-6))
 
@@ -564,7 +570,7 @@ def render_glass(
     # where refraction minifies the plate (the rims), sample a mip-map over the footprint
     # (widened by the frost's blur, as two blurs add in quadrature) instead of a point
     if cfg.antialias:
-        footprint = obj.pick(_footprint(_split(stacked, widths)[len(rays) // 2]))
+        footprint = _footprint(_split(stacked, widths)[len(rays) // 2], obj)
         wide = footprint > _MIP_MIN_FOOTPRINT
     if cfg.antialias and wide.any():
         levels = _pyramid(region)
@@ -598,7 +604,7 @@ def render_glass(
         box=box,
         rgb=glass,
         alpha=alpha,
-        normals=np.moveaxis(normals, 0, -1) * inside_full[..., None],
+        normals=obj.spread(obj.pick(normals).T),
         thickness=obj.spread(path),
         offset=obj.spread(offsets[len(offsets) // 2]),
         reflectance=obj.spread(refl),
