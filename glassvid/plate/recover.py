@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import cv2
@@ -36,6 +36,7 @@ import numpy as np
 
 from glassvid.clip import ClipCache
 from glassvid.config import PlateConfig
+from glassvid.errors import CacheError
 from glassvid.masks.matte import mask_box
 from glassvid.plate import Inpainter
 from glassvid.plate.inpaint import OpenCVInpainter
@@ -177,6 +178,52 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
+class _Spool:
+    """One sweep's sightings, appended to one file (``path``) as it goes and read back, once
+    each, by the other sweep's merge.
+
+    One file for the sweep instead of one ``.npz`` per frame: creating, renaming and
+    deleting a file per frame cost more than writing the box's 16 bytes a pixel. The
+    sweeps are redone whole when interrupted, so nothing here needs to outlive a run.
+    Written by one thread and read by another (each through its own handle); the
+    merger's lock orders a frame's write before its read.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._out = open(path, "wb", buffering=0)
+        self._in = open(path, "rb", buffering=0)
+        self._end = 0
+        self._at: dict[int, tuple[int, tuple[int, int, int, int]]] = {}  # frame -> (offset, box)
+
+    def put(self, i: int, s: Sightings) -> None:
+        """Append frame ``i``'s sightings."""
+        start = self._end
+        for a in (s.src.astype(np.int32, copy=False), s.quality.astype(np.float32, copy=False), s.d.astype(np.float32, copy=False)):
+            self._end += self._out.write(memoryview(np.ascontiguousarray(a)).cast("B"))
+        self._at[i] = (start, s.box)
+
+    def take(self, i: int) -> Sightings:
+        """Frame ``i``'s sightings (each frame is taken once)."""
+        start, box = self._at.pop(i)
+        x0, y0, x1, y1 = box
+        h, w = y1 - y0, x1 - x0
+        buf = np.empty(16 * h * w, np.uint8)
+        self._in.seek(start)
+        if self._in.readinto(memoryview(buf)) != buf.size:
+            raise CacheError(f"'{self.path}' ended early while reading frame {i}'s sightings; is the disk full? Run the plate pass again")
+        src = buf[: 4 * h * w].view(np.int32).reshape(h, w)
+        quality = buf[4 * h * w : 8 * h * w].view(np.float32).reshape(h, w)
+        d = buf[8 * h * w :].view(np.float32).reshape(h, w, 2)
+        return Sightings(box, src, d, quality)
+
+    def close(self) -> None:
+        """Close and delete the file."""
+        self._out.close()
+        self._in.close()
+        self.path.unlink(missing_ok=True)
+
+
 def _sightings(d: dict[str, np.ndarray], prefix: str = "") -> Sightings:
     box = tuple(int(v) for v in d[prefix + "box"])
     return Sightings(box, d[prefix + "src"].astype(np.int32), d[prefix + "d"].astype(np.float32), d[prefix + "quality"].astype(np.float32))  # type: ignore[arg-type]
@@ -265,8 +312,6 @@ def recover_plates(
     # on disk, so memory stays one box per sweep and the merging work is shared
     fallback = inpainter if not keyframed else OpenCVInpainter(radius_px=cfg.inpaint_radius_px, method=cfg.inpaint_method)
     if not (store.dir / "sweeps.json").is_file():
-        for name in ("fwd", "bwd"):  # an interrupted pair of sweeps is redone whole
-            shutil.rmtree(store.dir / name, ignore_errors=True)
         merger = _Merger(clip, cfg, inpainter, stats, keyframed=keyframed, alternatives=loop_on)
         done = [0]
 
@@ -283,13 +328,14 @@ def recover_plates(
 
             run_sweep(clip, cfg, order, HoleSource(clip, cfg.hole_dilate_px), arrive, stats=stats, lock=merger.lock)
 
-        _both(sweep, threaded=cfg.sweep_threads > 1)
+        try:
+            _both(sweep, threaded=cfg.sweep_threads > 1)
+        finally:
+            merger.close()
         merger.finish()
         store.save_json("sweeps.json", {k: v for k, v in stats.to_dict().items() if k not in ("loop",)})
     else:
         _restore(stats, store.load_json("sweeps.json"))
-    for name in ("fwd", "bwd"):
-        shutil.rmtree(store.dir / name, ignore_errors=True)
 
     # 3: keyframes for a per-keyframe inpainter
     if keyframed:
@@ -318,13 +364,15 @@ def _restore(stats: PlateStats, d: dict[str, Any]) -> None:
 
 
 class _Merger:
-    """Meets the two sweeps at each frame: the first to arrive leaves its sightings on disk,
-    the second merges them with its own into the frame's plate (or ``known/`` for keyframes)."""
+    """Meets the two sweeps at each frame: the first to arrive leaves its sightings on disk
+    (its :class:`_Spool`), the second merges them with its own into the frame's plate (or ``known/`` for keyframes)."""
 
     def __init__(self, clip: ClipCache, cfg: PlateConfig, inpainter: Inpainter, stats: PlateStats, *, keyframed: bool, alternatives: bool) -> None:
         self.clip, self.cfg, self.inpainter, self.stats = clip, cfg, inpainter, stats
         self.keyframed, self.alternatives = keyframed, alternatives
         self.store = clip.plate_store
+        self.store.dir.mkdir(parents=True, exist_ok=True)
+        self.spools = {d: _Spool(self.store.dir / f"{d}.sightings") for d in ("fwd", "bwd")}
         self.lock = threading.Lock()
         self.written = threading.Condition(self.lock)
         self.arrived: dict[int, str] = {}
@@ -337,7 +385,7 @@ class _Merger:
             if first:
                 self.arrived[i] = "writing"
         if first:
-            self.store.save_arrays(direction, i, **_save_sightings(s))
+            self.spools[direction].put(i, s)
             with self.written:
                 self.arrived[i] = "written"
                 self.written.notify_all()
@@ -346,7 +394,7 @@ class _Merger:
             self.written.wait_for(lambda: self.arrived[i] == "written")
             del self.arrived[i]
         other = "bwd" if direction == "fwd" else "fwd"
-        theirs = _sightings(self.store.load_arrays(other, i))
+        theirs = self.spools[other].take(i)
         fwd, bwd = (s, theirs) if direction == "fwd" else (theirs, s)
         self.merge(i, hole, fwd, bwd, sampler)
 
@@ -376,6 +424,11 @@ class _Merger:
     def finish(self) -> None:
         self.stats.seen_px = self.stats.hidden_px - self.stats.invented_px
         self.stats.mean_age = float(np.mean(self.ages)) if self.ages else 0.0
+
+    def close(self) -> None:
+        """Delete the sweeps' sightings."""
+        for spool in self.spools.values():
+            spool.close()
 
 
 def _both(sweep: Callable[[str], None], *, threaded: bool) -> None:
