@@ -35,8 +35,10 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
 
 def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
     """float32 linear light (clipped to [0, 1]) -> uint8 sRGB, via a 4096-entry table."""
-    idx = np.clip(lin * (_SRGB_LUT_SIZE - 1) + 0.5, 0, _SRGB_LUT_SIZE - 1).astype(np.int32)
-    return _SRGB_LUT[idx]
+    idx = lin * (_SRGB_LUT_SIZE - 1)
+    idx += 0.5
+    np.clip(idx, 0, _SRGB_LUT_SIZE - 1, out=idx)  # in place: one temporary, not three
+    return np.take(_SRGB_LUT, idx.astype(np.uint16))
 
 
 def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
