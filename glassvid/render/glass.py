@@ -61,6 +61,9 @@ _SOLID_CIRCULARITY = 0.85  # 4*pi*area/perimeter^2 above which mode 'auto' rende
 _MIN_SHADING_PIXELS = 200  # fewer object pixels than this tell nothing about the light
 _MIN_SHADING_R2 = 0.15  # share of luminance variance shading must explain to trust the light direction
 _GLINT_SHININESS = 300.0  # Phong exponent of the main light's glint (a light of a few degrees)
+# below this cosine the glint underflows float32's normal range (< 1.2e-38, nothing a frame
+# can show), and pow's subnormal path is some 40x slower: only the lobe is raised
+_GLINT_MIN_COS = float(np.finfo(np.float32).tiny) ** (1.0 / _GLINT_SHININESS)
 _HIGHLIGHT_MIN_COS = 0.8  # input highlights are kept within ~37 degrees of the light's mirror direction
 _HIGHLIGHT_SIZE = 0.1  # of R: highlights are spots narrower than this
 _HIGHLIGHT_MAX_SATURATION = 0.35  # highlights are nearly colourless
@@ -529,7 +532,8 @@ def render_glass(
         # a bright spot is a highlight only where the surface mirrors the light to the
         # camera; elsewhere it is paint (a white pattern on the object), not light
         spec = spec * np.clip((towards - _HIGHLIGHT_MIN_COS) / (1.0 - _HIGHLIGHT_MIN_COS), 0.0, 1.0)
-        spec = spec + cfg.glint * f * towards**_GLINT_SHININESS
+        lobe = np.power(towards, _GLINT_SHININESS, out=np.zeros_like(towards), where=towards > _GLINT_MIN_COS)
+        spec = spec + cfg.glint * f * lobe
     spec = np.where(inside, spec * cfg.highlights, 0.0).astype(np.float32)
     has_spec = bool(spec.any())
 
