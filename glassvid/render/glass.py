@@ -127,6 +127,19 @@ def _remap_points(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border: int
     return out.reshape(rows * width, *image.shape[2:])[:n]
 
 
+def _put_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """``target[index] = values`` for a C-contiguous N or NxC ``target``.
+
+    Rows are written as single opaque items: numpy's row-wise fancy assignment moves
+    them element by element, four times slower.
+    """
+    if target.ndim == 1:
+        target[index] = values
+        return
+    row = np.dtype((np.void, target.itemsize * target.shape[1]))
+    np.put(target.view(row), index, np.ascontiguousarray(values, target.dtype).view(row))
+
+
 class _Grid:
     """Some pixels of a crop, as a list, and bilinear lookups of crop-sized fields at positions shifted from them.
 
@@ -150,12 +163,20 @@ class _Grid:
 
     def pick(self, field: np.ndarray) -> np.ndarray:
         """``field`` (HxW or planar CxHxW) at the pixels: N or CxN."""
-        return field.reshape(*field.shape[:-2], -1)[..., self.index]
+        return np.take(field.reshape(*field.shape[:-2], -1), self.index, axis=-1)
+
+    def pick_rows(self, field: np.ndarray) -> np.ndarray:
+        """``field`` (HxWxC) at the pixels: NxC."""
+        return np.take(field.reshape(-1, field.shape[-1]), self.index, axis=0)
+
+    def put(self, field: np.ndarray, values: np.ndarray) -> None:
+        """Write N or NxC ``values`` into ``field`` (C-contiguous HxW or HxWxC) at the pixels."""
+        _put_rows(field.reshape(-1, *values.shape[1:]), self.index, values)
 
     def spread(self, values: np.ndarray) -> np.ndarray:
         """N or NxC values at the pixels on the crop (HxW or HxWxC), zero elsewhere."""
         field = np.zeros(self.shape + values.shape[1:], np.float32)
-        field.reshape(-1, *values.shape[1:])[self.index] = values
+        self.put(field, values)
         return field
 
     def at(self, field: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
@@ -554,7 +575,7 @@ def render_glass(
         normals = ray.normals
     obj = _Grid.of(inside_full)
     widths = [2] * len(rays) + [1, 1, 3] + [3] * tinted + [1] * has_spec
-    picked = _split(stacked.reshape(-1, stacked.shape[2])[obj.index], widths)
+    picked = _split(obj.pick_rows(stacked), widths)
     offsets = picked[: len(rays)]
     path, refl, env = picked[len(rays) : len(rays) + 3]
     absorb = picked[len(rays) + 3] if tinted else None
@@ -587,22 +608,24 @@ def render_glass(
 
     plate_c = region[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
     seen = plate_c.copy()
-    seen.reshape(-1, 3)[obj.index] = transmitted
+    obj.put(seen, transmitted)
     if tinted:
         transmitted *= absorb
     lit = (1.0 - refl)[:, None] * transmitted + refl[:, None] * env
     if has_spec:
         lit += spec[:, None]
     glass = plate_c.copy()
-    glass.reshape(-1, 3)[obj.index] = np.clip(lit, 0.0, 1.0)
+    obj.put(glass, np.clip(lit, 0.0, 1.0))
     alpha = matte[y0:y1, x0:x1]
 
     # 4: composite in linear light; pixels with alpha 0 stay the input's bytes
-    at = np.flatnonzero(alpha > 0)
-    a = alpha.reshape(-1)[at][:, None]
+    at = np.flatnonzero(alpha > 0)  # in the box
     at_frame = (at // cols + y0) * frame.shape[1] + at % cols + x0
+    a = alpha.reshape(-1)[at][:, None]
+    over = np.take(glass.reshape(-1, 3), at, axis=0)
+    under = srgb_to_linear(np.take(frame.reshape(-1, 3), at_frame, axis=0))
     out = frame.copy()
-    out.reshape(-1, 3)[at_frame] = linear_to_srgb(a * glass.reshape(-1, 3)[at] + (1.0 - a) * srgb_to_linear(frame.reshape(-1, 3)[at_frame]))
+    _put_rows(out.reshape(-1, 3), at_frame, linear_to_srgb(a * over + (1.0 - a) * under))
 
     layer = GlassLayer(
         box=box,
