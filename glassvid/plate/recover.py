@@ -58,6 +58,10 @@ _CONTEXT_PX = 16  # the plate's box reaches this far beyond the hole (inpainting
 _INVENTED_SOURCE = -1  # ``source`` of an invented pixel
 _NO_LOCK = threading.Lock()  # stands in where no other thread counts
 _PLANES_RETRY = 8  # after a failed plane fit, frames before the sweep tries again
+# frames each sweep's sampler keeps mapped: a still camera fills a frame from dozens of
+# others (sam2_coffee-mug: 42 a sample call), and a map holds only the pages read and a
+# file descriptor (two sweeps: 256 of the usual 1024)
+_MAPPED_FRAMES = 128
 
 
 @dataclass
@@ -339,7 +343,7 @@ def recover_plates(
 
         def sweep(direction: str) -> None:
             order = range(n) if direction == "fwd" else range(n - 1, -1, -1)
-            sampler = FrameSampler(NpyFrames(lambda k: clip.frame_store.path("rgb", k, "npy")))
+            sampler = FrameSampler(NpyFrames(lambda k: clip.frame_store.path("rgb", k, "npy")), cache_size=_MAPPED_FRAMES)
             other = merger.spools["bwd" if direction == "fwd" else "fwd"]
 
             def hole(i: int) -> np.ndarray:

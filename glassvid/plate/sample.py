@@ -9,6 +9,7 @@ position once, bilinearly. Memory: at most ``cache_size`` open memory maps.
 from __future__ import annotations
 
 import io
+import math
 import mmap
 from collections import OrderedDict
 from pathlib import Path
@@ -44,7 +45,7 @@ class NpyFrames:
                 layout = self._layouts[head] = _layout(head)
             shape, dtype, offset = layout
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        return np.frombuffer(data, dtype, count=int(np.prod(shape)), offset=offset).reshape(shape)
+        return np.frombuffer(data, dtype, count=math.prod(shape), offset=offset).reshape(shape)
 
 
 def _layout(head: bytes) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -93,23 +94,27 @@ class FrameSampler:
         Positions outside the frame take the nearest border pixel.
         """
         flat_src = src.ravel()
-        fx, fy = x.ravel().astype(np.float32), y.ravel().astype(np.float32)
         out: np.ndarray | None = None
         valid = np.flatnonzero(flat_src >= 0)
         if len(valid):
+            # grouped by frame: each group's positions are one slice of the sorted lists
             order = valid[np.argsort(flat_src[valid], kind="stable")]
             keys = flat_src[order]
+            fx, fy = x.ravel()[order].astype(np.float32), y.ravel()[order].astype(np.float32)
             starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
             ends = np.r_[starts[1:], len(order)]
             # the frames already open first: a scan over more frames than the cache holds,
             # in the same order each call, would evict every frame just before its next use
             groups = sorted(zip(starts, ends), key=lambda g: int(keys[g[0]]) not in self._cache)
+            vals: np.ndarray | None = None
             for s, e in groups:
-                idx = order[s:e]
                 img, x0, y0 = self._get(int(keys[s]))
-                if out is None:
-                    out = np.zeros((flat_src.size, img.shape[2] if img.ndim == 3 else 1), np.float32)
-                out[idx] = _bilinear(img, fx[idx] - x0, fy[idx] - y0)
+                if vals is None:
+                    vals = np.empty((len(order), img.shape[2] if img.ndim == 3 else 1), np.float32)
+                vals[s:e] = _bilinear(img, fx[s:e] - x0, fy[s:e] - y0)
+            if vals is not None:
+                out = np.zeros((flat_src.size, vals.shape[1]), np.float32)
+                out[order] = vals
         if out is None:
             out = np.zeros((flat_src.size, 3), np.float32)
         return out.reshape(src.shape + (out.shape[1],))
