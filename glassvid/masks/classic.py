@@ -35,6 +35,16 @@ Per frame, everything runs in a window around the object, resampled to at most
    strand one or two pixels thick whose colour the prompt frame did not show on the
    object there (a background edge the object slides along) is cut; an
    object that is gone yields empty masks and confidence 0.
+5. **Finding it again.** Flow cannot bridge an occluder that passes over the object
+   (the flow there is the occluder's, and the mask leaves with it) or a loss. Every
+   few steps, and on every unsure one, the prompt frame's object is looked for around
+   the tracked place (around where it was last seen once lost, ever wider): each
+   offset is scored by the colour memory's log-likelihood ratio over the object's
+   samples, which also knows what stood beside it. A clearly better place elsewhere
+   restarts the mask there as the prompt mask, moved (tracking by detection).
+
+A prompt mask drawn with a margin around the object (a padded removal or roto
+matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`).
 
 Confidence per frame: how decisive the evidence is along the boundary, times the
 agreement of the result with the carried mask, times the share of the mask whose
@@ -91,6 +101,20 @@ _THIN_PX = 1  # strands at most 2 * this many work pixels thick are cut (see _op
 _PAD_MAX_FRACTION = 0.1  # a prompt mask's margin (see _margin) is looked for up to this fraction of its size,
 _PAD_MIN_PX = 8  # but at least this far
 _PAD_MAX_PX = 32  # and at most this far
+_FIND_EVERY = 4  # every this many steps (and on every unsure one) the prompt object is looked for nearby (see _find)
+_FIND_BELOW = 0.35  # a step below this confidence looks at once
+_FIND_RADIUS = 1.5  # the search reaches this many object sizes from the tracked place
+_FIND_ACCEPT = 0.5  # a place is the object when its match score is at least this share of the prompt frame's own
+_FIND_GAIN = 0.25  # ... and beats the tracked place's by this share of it (while the mask is not lost)
+_FIND_AWAY = 0.5  # ... and lies this far (fraction of the object's narrower side) from the tracked place
+_FIND_SAMPLES = 400  # object pixels of the prompt frame each match is scored on
+_FIND_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio
+_FIND_LLR_CLIP = 3.0
+_FIND_MIN_SELF = 0.5  # a prompt object scoring less than this on its own frame is too like its surroundings to look for
+_FIND_STEP = 0.15  # coarse search step, fraction of the object's narrower side (then refined to 1 px)
+_FIND_COARSE_STRIDE = 4  # the coarse search scores every this many object samples
+_FIND_MAX_OFFSETS = 20_000  # the coarse step grows so that no search scores more places than this
+_FIND_SPREAD = 0.5  # once lost, the search radius grows by this many object sizes per frame
 _PAD_BASE_PX = 3  # the background's own texture is measured on the pixel layer this far outside the mask
 _PAD_EDGE_CONTRAST = 2.0  # a layer whose median gradient is this many times the background's is an edge
 
@@ -122,6 +146,23 @@ class ColourMemory:
 
 
 @dataclass
+class _Appearance:
+    """The prompt frame's object, for finding it again after an occlusion or a loss.
+
+    ``shape``: the prompt mask's crop (bool) whose top-left is ``corner`` (x, y).
+    ``inside``: (K, 2) int prompt-frame (x, y) of sampled object pixels, ``inside_base``
+    their colour memory cell's offset into the flat grids. A place's match score is
+    :func:`_match_scores`; ``self_score`` is the prompt frame's own.
+    """
+
+    shape: np.ndarray
+    corner: tuple[int, int]
+    inside: np.ndarray
+    inside_base: np.ndarray
+    self_score: float = 1.0
+
+
+@dataclass
 class ClassicState:
     """Per-direction state of :class:`ClassicMasks`.
 
@@ -144,6 +185,10 @@ class ClassicState:
     align: np.ndarray = field(default_factory=lambda: np.eye(3))
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     margin: int = 0  # px the prompt mask reaches past the object's own boundary; masks are returned grown by it
+    appearance: _Appearance | None = None
+    anchor: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # last confident offset from the prompt frame (x, y px)
+    lost_for: int = 0  # frames since the mask was lost
+    steps: int = 0  # steps taken (the search for the prompt object runs every _FIND_EVERY)
 
 
 @dataclass
@@ -252,7 +297,10 @@ class ClassicMasks:
         memory = self._memory(frame, mask) if mask.any() else None
         box = mask_box(mask, 0)
         size0 = float(max(box[2] - box[0], box[3] - box[1])) if box is not None else 0.0
-        return ClassicState(frame=frame, mask=mask, memory=memory, fg_hist=fg, bg_hist=bg, fg0=fg.copy(), bg0=bg.copy(), size0=size0, area0=float(np.count_nonzero(mask)))
+        state = ClassicState(frame=frame, mask=mask, memory=memory, fg_hist=fg, bg_hist=bg, fg0=fg.copy(), bg0=bg.copy(), size0=size0, area0=float(np.count_nonzero(mask)))
+        if memory is not None:
+            state.appearance = _appearance(memory, frame, mask)
+        return state
 
     def _margin(self, frame: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarray]:
         """How far ``mask`` reaches past the object's edges on its own frame (px), and the object inside it.
@@ -311,9 +359,11 @@ class ClassicMasks:
         # 1. the window: the object's box, grown by a margin and by how far it may have moved
         pbox = mask_box(state.mask, 0)
         if pbox is None:
-            state.mask = np.zeros((h, w), bool)
+            state.lost_for += 1
             state.frame = frame
-            return state.mask, 0.0
+            radius = state.size0 * (1.0 + _FIND_SPREAD * state.lost_for)
+            found = self._find(state, frame, state.anchor, radius, tracked=None)
+            return found if found is not None else (state.mask, 0.0)
         win, size = self._window(pbox, flow_to_prev, state.velocity, (h, w))
         s = 1.0 / max(win.sx, win.sy)
         cur = win.take(frame)
@@ -381,6 +431,14 @@ class ClassicMasks:
         state.align = align
         state.mask = mask
         state.frame = frame
+        tracked = -align[:2, 2].astype(np.float32)  # where the prompt object is now: frame = prompt frame + offset
+        if confidence >= _FIND_BELOW:
+            state.anchor = tracked
+        state.steps += 1
+        if confidence < _FIND_BELOW or state.steps % _FIND_EVERY == 0:
+            found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0, tracked=tracked)
+            if found is not None:
+                return found
         return _grow(mask, state.margin), float(confidence)
 
     # -- step parts ---------------------------------------------------------------------------------------
@@ -490,8 +548,7 @@ class ClassicMasks:
         cy = np.floor((py - mem.origin[1]) / mem.cell).astype(np.int32)
         empty = ny * nx
         cell = np.minimum(np.where((cy >= 0) & (cy < ny), cy * nx, empty) + np.where((cx >= 0) & (cx < nx), cx, empty), empty)
-        q = cur >> np.uint8(8 - mem.bits)
-        idx = ((cell * n + q[..., 0]) * n + q[..., 1]) * n + q[..., 2]
+        idx = cell * n**3 + _colour_codes(cur, mem.bits)
         lf = mem.fg_flat[idx]
         lb = mem.bg_flat[idx]
         count = lf + lb
@@ -508,10 +565,79 @@ class ClassicMasks:
         return p.astype(np.float32), conf.astype(np.float32), seen
 
     def _lost(self, state: ClassicState, frame: np.ndarray) -> tuple[np.ndarray, float]:
-        """The object is gone: empty mask, confidence 0, and it stays gone in this direction."""
+        """The object is gone: empty mask, confidence 0; later steps look for it around where it was last seen."""
         state.mask = np.zeros(frame.shape[:2], bool)
         state.frame = frame
+        state.lost_for = 0
         return state.mask, 0.0
+
+    def _find(self, state: ClassicState, frame: np.ndarray, centre: np.ndarray, radius: float, tracked: np.ndarray | None) -> tuple[np.ndarray, float] | None:
+        """Look for the prompt object within ``radius`` px of offset ``centre``; on a clear match, restart there.
+
+        Tracking-by-detection for what flow cannot bridge: an object that an occluder
+        covered (the mask went with the occluder) or that was lost. Offsets of the prompt
+        frame's object are scored against the colour memory (:func:`_match_scores`),
+        coarse to fine. A match is taken when it scores ``_FIND_ACCEPT`` of the prompt
+        frame's own score and, while a mask is tracked (``tracked``: its offset), beats
+        that place by ``_FIND_GAIN`` away from it. The mask restarts as the prompt mask
+        moved there, with a confidence below ``_FIND_BELOW`` (so the next step looks
+        again); the steps after refine it.
+        """
+        app, mem = state.appearance, state.memory
+        if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
+            return None  # no prompt object, or one whose colours do not tell it from its surroundings
+        codes = _colour_codes(frame, mem.bits)
+        h, w = codes.shape
+        # offsets that keep at least part of the object in the frame
+        x0, y0 = app.corner
+        sh, sw = app.shape.shape
+        lo_x, hi_x = max(centre[0] - radius, -x0 - sw + 1), min(centre[0] + radius, w - 1 - x0)
+        lo_y, hi_y = max(centre[1] - radius, -y0 - sh + 1), min(centre[1] + radius, h - 1 - y0)
+        if lo_x > hi_x or lo_y > hi_y:
+            return None
+        step = max(1.0, _FIND_STEP * min(sh, sw), float(np.sqrt((hi_x - lo_x + 1) * (hi_y - lo_y + 1) / _FIND_MAX_OFFSETS)))
+        gx, gy = np.meshgrid(np.arange(lo_x, hi_x + 1e-6, step), np.arange(lo_y, hi_y + 1e-6, step))
+        offsets = np.stack([gx.ravel(), gy.ravel()], 1)
+        scores = _match_scores(mem, app, codes, offsets, stride=_FIND_COARSE_STRIDE)
+
+        def refine(at: np.ndarray, step: float) -> tuple[np.ndarray, float]:
+            """The best offset around ``at``, narrowing to 1 px, scored on every sample."""
+            best, score = at, float(_match_scores(mem, app, codes, at[None, :])[0])
+            while step > 1.0:
+                step = max(1.0, step / 3.0)
+                fx, fy = np.meshgrid(best[0] + step * np.arange(-2, 3), best[1] + step * np.arange(-2, 3))
+                around = np.stack([fx.ravel(), fy.ravel()], 1)
+                s = _match_scores(mem, app, codes, around)
+                if float(s.max()) > score:
+                    best, score = around[int(np.argmax(s))], float(s.max())
+            return best, score
+
+        here = -np.inf
+        if tracked is not None:
+            # the match must be elsewhere than the tracked place, and beat the best near it
+            near = np.hypot(offsets[:, 0] - tracked[0], offsets[:, 1] - tracked[1]) < _FIND_AWAY * min(sh, sw)
+            start = offsets[int(np.argmax(np.where(near, scores, -np.inf)))] if near.any() else tracked.astype(np.float64)
+            here = max(refine(start, step)[1], float(_match_scores(mem, app, codes, tracked[None, :].astype(np.float64))[0]))
+            scores = np.where(near, -np.inf, scores)
+        if not np.isfinite(scores).any():
+            return None
+        best, score = refine(offsets[int(np.argmax(scores))], step)
+        if score < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score):
+            return None
+        tx, ty = int(round(best[0])), int(round(best[1]))
+        mask = np.zeros((h, w), bool)
+        ax0, ay0 = x0 + tx, y0 + ty
+        cx0, cy0, cx1, cy1 = max(0, ax0), max(0, ay0), min(w, ax0 + sw), min(h, ay0 + sh)
+        mask[cy0:cy1, cx0:cx1] = app.shape[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0]
+        if not mask.any():
+            return None
+        align = np.eye(3)
+        align[:2, 2] = (-tx, -ty)
+        state.mask, state.frame, state.align = mask, frame, align
+        state.velocity = np.zeros(2, np.float32)
+        state.anchor = np.float32([tx, ty])
+        state.lost_for = 0
+        return _grow(mask, state.margin), min(1.0, score / max(app.self_score, 1e-6)) * _FIND_BELOW
 
     # -- colour models ------------------------------------------------------------------------------------
     def _memory(self, frame: np.ndarray, mask: np.ndarray) -> ColourMemory:
@@ -525,15 +651,13 @@ class ClassicMasks:
         cell = max(2.0, size / cfg.memory_cells)
         nx, ny = int(np.ceil((x1 - x0) / cell)), int(np.ceil((y1 - y0) / cell))
         step_px = max(1, int(np.ceil(np.sqrt((x1 - x0) * (y1 - y0) / _MEMORY_MAX_PIXELS))))
-        rgb = frame[y0:y1:step_px, x0:x1:step_px].astype(np.int64)
         lab = mask[y0:y1:step_px, x0:x1:step_px]
         cx = (np.arange(x0, x1, step_px) - x0) / cell
         cy = (np.arange(y0, y1, step_px) - y0) / cell
         cells = cy.astype(np.int64)[:, None] * nx + cx.astype(np.int64)[None, :]
         bits = cfg.memory_colour_bits
         n = 1 << bits
-        q = rgb >> (8 - bits)
-        idx = (((cells * n + q[..., 0]) * n + q[..., 1]) * n + q[..., 2]).ravel()
+        idx = (cells * n**3 + _colour_codes(frame[y0:y1:step_px, x0:x1:step_px], bits)).ravel()
         total = ny * nx * n**3
         lf = lab.ravel().astype(np.float64)
         fg = np.bincount(idx, weights=lf, minlength=total).astype(np.float32).reshape(ny, nx, n, n, n)
@@ -626,6 +750,49 @@ class ClassicMasks:
 
 
 # -- pure helpers ------------------------------------------------------------------------------------------
+def _colour_codes(frame: np.ndarray, bits: int) -> np.ndarray:
+    """HxW int64 colour bin of each pixel, as the colour memory indexes them."""
+    q = (frame >> np.uint8(8 - bits)).astype(np.int64)
+    n = 1 << bits
+    return (q[..., 0] * n + q[..., 1]) * n + q[..., 2]
+
+
+def _appearance(mem: ColourMemory, frame: np.ndarray, mask: np.ndarray) -> _Appearance:
+    """Samples of the prompt frame's object for :func:`_match_scores` (see :class:`_Appearance`)."""
+    x0, y0, x1, y1 = mask_box(mask, 0)  # type: ignore[misc]
+    ys, xs = np.nonzero(mask)
+    keep = np.linspace(0, len(xs) - 1, min(len(xs), _FIND_SAMPLES)).astype(np.int64)
+    pts = np.stack([xs[keep], ys[keep]], 1).astype(np.int64)
+    ny, nx = mem.confidence.shape
+    cx = np.floor((pts[:, 0] - mem.origin[0]) / mem.cell).astype(np.int64)
+    cy = np.floor((pts[:, 1] - mem.origin[1]) / mem.cell).astype(np.int64)
+    cell = np.where((cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny), cy * nx + cx, ny * nx)  # off the grid: the empty cell
+    app = _Appearance(mask[y0:y1, x0:x1].copy(), (x0, y0), pts, cell * (1 << (3 * mem.bits)))
+    app.self_score = float(_match_scores(mem, app, _colour_codes(frame, mem.bits), np.zeros((1, 2)))[0])
+    return app
+
+
+def _match_scores(mem: ColourMemory, app: _Appearance, codes: np.ndarray, offsets: np.ndarray, stride: int = 1) -> np.ndarray:
+    """Per offset (M x 2, x y px): how much the frame there looks like the prompt object, against its surroundings.
+
+    The mean over the object's samples of the colour memory's log-likelihood ratio
+    (object vs background counts of that colour at that place on the object, clipped to
+    +-``_FIND_LLR_CLIP``). The memory's background counts include what stood beside the
+    object on the prompt frame, so a similar neighbour scores low where its colours
+    differ (a purple top where the object wore a blue one); samples outside the frame
+    count as background. ``stride``: score every so many samples (a coarse search).
+    """
+    h, w = codes.shape
+    ox = np.round(offsets[:, 0]).astype(np.int64)[:, None]
+    oy = np.round(offsets[:, 1]).astype(np.int64)[:, None]
+    pts, base = app.inside[::stride], app.inside_base[::stride]
+    x, y = pts[None, :, 0] + ox, pts[None, :, 1] + oy
+    in_frame = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    idx = base[None, :] + codes[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
+    llr = np.log((mem.fg_flat[idx] + _FIND_PSEUDO_COUNT) / (mem.bg_flat[idx] + _FIND_PSEUDO_COUNT))
+    return np.where(in_frame, np.clip(llr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), -_FIND_LLR_CLIP).mean(axis=1)
+
+
 def _grow(mask: np.ndarray, px: int) -> np.ndarray:
     """``mask`` dilated by a disc of radius ``px`` (itself when 0)."""
     if px <= 0:

@@ -152,6 +152,31 @@ def test_an_object_that_vanishes_yields_empty_masks_and_low_confidence() -> None
     assert conf[-1] == 0.0 and conf[-1] < np.mean(conf[:3])
 
 
+def test_an_object_that_leaves_the_frame_entirely_is_found_again_when_it_returns() -> None:
+    # out through the right border (the mask is lost), gone for a few frames, then back in
+    xs = [110 + 10 * i for i in range(8)] + [185] * 3 + [185 - 10 * i for i in range(1, 9)]
+    frames, masks = _clip([(x, 60) for x in xs], textured=True)
+    pred, conf = _propagate(frames, masks[0])
+    gone = [k for k, m in enumerate(masks[1:]) if not m.any()]
+    assert gone and not pred[gone[-1]].any() and not pred[gone[-2]].any()  # lost while it is away, nothing invented
+    scores = [iou(p, m) for p, m in zip(pred, masks[1:])]
+    assert min(scores[-3:]) > 0.8, scores  # found again, and followed
+
+
+def test_an_occluder_that_carries_the_mask_away_loses_it_to_the_object() -> None:
+    # a plain grey disc slides over the still object and on: the flow over the object is the
+    # occluder's, so the mask leaves with it; the object, visible again, is found where it is
+    frames, masks = _clip([(60, 60)] * 20, textured=True)
+    for i in range(20):
+        occluder = _disc(30 + 5 * i, 62, 22)
+        frames[i] = frames[i].copy()
+        frames[i][occluder] = (150, 150, 150)
+        masks[i] = masks[i] & ~occluder
+    pred, _ = _propagate(frames, masks[0])
+    scores = [iou(p, m) for p, m in zip(pred, masks[1:])]
+    assert min(scores[-3:]) > 0.8, scores
+
+
 def test_confidence_drops_when_the_object_disappears_in_place() -> None:
     # the object is simply gone from frame 5 on: what is left of the mask sits on background the prompt
     # frame never showed there, and says so (in-place disappearance is not turned into empty masks)
