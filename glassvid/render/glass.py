@@ -361,7 +361,7 @@ def _mip_sample(levels: list[np.ndarray], xs: np.ndarray, ys: np.ndarray, lod: n
             pair.append(_remap_points(levels[k], (xs[sl] + 0.5) * f - 0.5, (ys[sl] + 0.5) * f - 0.5).reshape(-1, channels))
         out[sl] = pair[0] + frac[sl] * (pair[1] - pair[0])
     result = np.empty_like(out)
-    result[order] = out
+    _put_rows(result, order, out)
     return result if channels > 1 else result[:, 0]
 
 
@@ -427,11 +427,11 @@ def light_direction(rgb_lin: np.ndarray, normals: np.ndarray, inside: np.ndarray
     Returns None when the shading does not explain enough of the luminance (a flat-lit
     or heavily textured object), so no glint is invented.
     """
-    sel = inside & (normals[2] < -0.05)
-    if sel.sum() < _MIN_SHADING_PIXELS:
+    sel = _Grid.of(inside & (normals[2] < -0.05))
+    if len(sel.index) < _MIN_SHADING_PIXELS:
         return None
-    y = (rgb_lin[sel] @ LUMA).astype(np.float64)
-    a = np.column_stack([np.ones(len(y)), normals[0][sel], normals[1][sel], normals[2][sel]]).astype(np.float64)
+    y = (sel.pick_rows(rgb_lin) @ LUMA).astype(np.float64)
+    a = np.column_stack([np.ones(len(y)), *sel.pick(normals)]).astype(np.float64)
     coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     explained = 1.0 - np.var(y - a @ coef) / max(np.var(y), 1e-12)
     c = coef[1:]
@@ -596,15 +596,15 @@ def render_glass(
     # (widened by the frost's blur, as two blurs add in quadrature) instead of a point
     if cfg.antialias:
         footprint = _footprint(_split(stacked, widths)[len(rays) // 2], obj)
-        wide = footprint > _MIP_MIN_FOOTPRINT
-    if cfg.antialias and wide.any():
+        wide = np.flatnonzero(footprint > _MIP_MIN_FOOTPRINT)
+    if cfg.antialias and wide.size:
         levels = _pyramid(region)
         lod = np.minimum(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, _MIP_MAX_LOD)
         if len(offsets) == 3:
             for c in range(3):
                 transmitted[wide, c] = _mip_sample([lv[..., c] for lv in levels], sample_x[c][wide] - bx0, sample_y[c][wide] - by0, lod)
         else:
-            transmitted[wide] = _mip_sample(levels, sample_x[0][wide] - bx0, sample_y[0][wide] - by0, lod)
+            _put_rows(transmitted, wide, _mip_sample(levels, sample_x[0][wide] - bx0, sample_y[0][wide] - by0, lod))
 
     plate_c = region[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
     seen = plate_c.copy()
