@@ -101,7 +101,7 @@ _THIN_PX = 1  # strands at most 2 * this many work pixels thick are cut (see _op
 _PAD_MAX_FRACTION = 0.1  # a prompt mask's margin (see _margin) is looked for up to this fraction of its size,
 _PAD_MIN_PX = 8  # but at least this far
 _PAD_MAX_PX = 32  # and at most this far
-_FIND_EVERY = 4  # every this many steps (and on every unsure one) the prompt object is looked for nearby (see _find)
+_FIND_EVERY = 4  # every this many steps (and on every unsure one; once lost, every this many frames) the prompt object is looked for (see _find)
 _FIND_BELOW = 0.35  # a step below this confidence looks at once
 _FIND_RADIUS = 1.5  # the search reaches this many object sizes from the tracked place
 _FIND_ACCEPT = 0.5  # a place is the object when its match score is at least this share of the prompt frame's own
@@ -361,6 +361,8 @@ class ClassicMasks:
         if pbox is None:
             state.lost_for += 1
             state.frame = frame
+            if state.lost_for % _FIND_EVERY:
+                return state.mask, 0.0
             radius = state.size0 * (1.0 + _FIND_SPREAD * state.lost_for)
             found = self._find(state, frame, state.anchor, radius, tracked=None)
             return found if found is not None else (state.mask, 0.0)
