@@ -431,7 +431,7 @@ class _Merger:
 
     def merge(self, i: int, hole: np.ndarray, fwd: Sightings, bwd: Sightings, sampler: FrameSampler) -> None:
         cfg, store = self.cfg, self.store
-        rgb, age, src, conf, hole_c, alt = _combine(self.clip, i, fwd, bwd, hole, cfg, sampler, alternatives=self.alternatives)
+        rgb, age, src, conf, hole_c, alt = _combine(i, fwd, bwd, hole, cfg, sampler, alternatives=self.alternatives)
         extra = {"alt": alt} if alt is not None else {}
         unknown = hole_c & ~np.isfinite(age)
         seen = hole_c & np.isfinite(age)
@@ -503,7 +503,6 @@ def plate_box(hole: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _combine(
-    clip: ClipCache,
     i: int,
     fwd_small: Sightings,
     bwd_small: Sightings,
@@ -523,7 +522,7 @@ def _combine(
     box = plate_box(hole)
     x0, y0, x1, y1 = box
     hole_c = hole[y0:y1, x0:x1]
-    rgb = np.array(clip.frame_store.load_array("rgb", i, mmap=True)[y0:y1, x0:x1])
+    rgb = np.array(sampler.image(i)[y0:y1, x0:x1])
     h, w = hole_c.shape
     age = np.zeros((h, w), np.float32)
     src = np.full((h, w), i, np.int32)

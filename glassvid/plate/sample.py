@@ -86,6 +86,10 @@ class FrameSampler:
             self._cache.move_to_end(k)
         return img
 
+    def image(self, k: int) -> np.ndarray:
+        """The image ``load(k)`` gives (kept open like those sampled)."""
+        return self._get(k)[0]
+
     def sample(self, src: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Colours at ``(x, y)`` of frame ``src`` for every element with ``src >= 0``.
 
