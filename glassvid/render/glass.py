@@ -94,13 +94,13 @@ class GlassLayer:
 
 @dataclass
 class Refraction:
-    """Per pixel of a crop: where the view ray meets the plate and what it crossed."""
+    """At each of the object's pixels (N, a :class:`_Grid`): where the view ray meets the plate and what it crossed."""
 
-    offset: np.ndarray  # HxWx2 float32, pixels from the pixel to its plate sample
-    path: np.ndarray  # HxW float32, length of glass crossed, pixels
-    cos_front: np.ndarray  # HxW float32, cosine of incidence at the front surface
-    interfaces: np.ndarray  # HxW float32, glass/air interfaces crossed (0 outside, 2 solid, 4 hollow)
-    normals: np.ndarray  # 3xHxW float32, front-surface normals
+    offset: np.ndarray  # 2xN float32, pixels from the pixel to its plate sample
+    path: np.ndarray  # N float32, length of glass crossed, pixels
+    cos_front: np.ndarray  # N float32, cosine of incidence at the front surface
+    interfaces: np.ndarray  # N float32, glass/air interfaces crossed (2 solid, 4 hollow)
+    normals: np.ndarray  # 3xN float32, front-surface normals
 
 
 def _box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
@@ -275,17 +275,15 @@ def _through_hollow(grid: _Grid, unit_height: np.ndarray, t1: np.ndarray, ior: f
     return np.stack([sx + ax, sy + ay]), path, grid.pick(h_in) > 0
 
 
-def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float, ior: float) -> Refraction:
-    """Where each pixel sees the plate, for one IOR, traced at the given resolution.
+def refraction_offsets(height_px: np.ndarray, grid: _Grid, cfg: GlassConfig, radius_px: float, ior: float) -> Refraction:
+    """Where each of the object's pixels ``grid`` sees the plate, for one IOR, traced at the given resolution.
 
-    ``height_px``: HxW front-surface height in pixels (0 outside), ``radius_px`` the
-    object's half-width in the same pixels.
+    ``height_px``: HxW front-surface height in pixels (0 outside, ``grid`` its pixels
+    above 0), ``radius_px`` the object's half-width in the same pixels.
     """
-    inside = height_px > 0
-    grid = _Grid.of(inside)
-    n_front = height_normals(height_px, facing=-1.0)
-    cos_front = -n_front[2]
-    t1, _ = refract(view_rays(grid.index.shape), grid.pick(n_front), 1.0 / ior)
+    n_field = height_normals(height_px, facing=-1.0)
+    n_front = grid.pick(n_field)
+    t1, _ = refract(view_rays(grid.index.shape), n_front, 1.0 / ior)
     plate_px = cfg.plate_distance * radius_px
     if cfg.mode == "hollow":
         unit = height_px / max(cfg.thickness * radius_px, 1e-6)
@@ -293,13 +291,13 @@ def refraction_offsets(height_px: np.ndarray, cfg: GlassConfig, radius_px: float
         # the rims' rays cross no cavity, only glass: trace those (and only those) as a solid
         rim = ~through
         if rim.any():
-            offset[:, rim], path[rim] = _through_solid(grid.subset(rim), height_px, n_front, t1[:, rim], ior, plate_px)
+            offset[:, rim], path[rim] = _through_solid(grid.subset(rim), height_px, n_field, t1[:, rim], ior, plate_px)
     else:
-        offset, path = _through_solid(grid, height_px, n_front, t1, ior, plate_px)
+        offset, path = _through_solid(grid, height_px, n_field, t1, ior, plate_px)
         through = np.zeros(grid.index.shape, bool)
     limit = _MAX_OFFSET_RADII * radius_px
-    interfaces = grid.spread(np.where(through, 4.0, 2.0).astype(np.float32))
-    return Refraction(grid.spread(np.clip(offset, -limit, limit).T), grid.spread(path), cos_front.astype(np.float32), interfaces, n_front)
+    interfaces = np.where(through, 4.0, 2.0).astype(np.float32)
+    return Refraction(np.clip(offset, -limit, limit), path, -n_front[2], interfaces, n_front)
 
 
 def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.ndarray], shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -419,19 +417,20 @@ def mode_for_circularity(value: float) -> str:
     return "solid" if value >= _SOLID_CIRCULARITY else "hollow"
 
 
-def light_direction(rgb_lin: np.ndarray, normals: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
+def light_direction(rgb_lin: np.ndarray, normals: np.ndarray) -> np.ndarray | None:
     """Unit direction towards the main light (camera space), from an opaque object's shading.
 
     Fits luminance = a + c . n over the object (Lambertian shading with ambient light,
     Horn's shape-from-shading read backwards: we know the normals, we want the light).
     Returns None when the shading does not explain enough of the luminance (a flat-lit
-    or heavily textured object), so no glint is invented.
+    or heavily textured object), so no glint is invented. ``rgb_lin``: Nx3 linear RGB and
+    ``normals``: 3xN front-surface normals of the object's pixels.
     """
-    sel = _Grid.of(inside & (normals[2] < -0.05))
-    if len(sel.index) < _MIN_SHADING_PIXELS:
+    sel = np.flatnonzero(normals[2] < -0.05)
+    if len(sel) < _MIN_SHADING_PIXELS:
         return None
-    y = (sel.pick_rows(rgb_lin) @ LUMA).astype(np.float64)
-    a = np.column_stack([np.ones(len(y)), *sel.pick(normals)]).astype(np.float64)
+    y = (np.take(rgb_lin, sel, axis=0) @ LUMA).astype(np.float64)
+    a = np.column_stack([np.ones(len(y)), *np.take(normals, sel, axis=1)]).astype(np.float64)
     coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     explained = 1.0 - np.var(y - a @ coef) / max(np.var(y), 1e-12)
     c = coef[1:]
@@ -449,13 +448,13 @@ def light_colour(image_lin: np.ndarray) -> np.ndarray:
 
 
 def _environment(env_small: np.ndarray, light: np.ndarray, cfg: GlassConfig, xs: np.ndarray, ys: np.ndarray, r: np.ndarray, frame_height: int) -> np.ndarray:
-    """What surfaces at frame positions (xs, ys) reflect along ``r`` (3xHxW): the blurred plate, and the light above."""
+    """What surfaces at frame positions (xs, ys) (N) reflect along ``r`` (3xN): the blurred plate, and the light above (Nx3)."""
     reach = _ENV_REACH * frame_height
-    env = cv2.remap(env_small, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    env = _remap_points(env_small, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE)
     # what lies above the frame lights the scene: rays reflected upwards see the light's
     # colour, estimated from the frame's brightest pixels (white-patch colour constancy)
-    up = (np.clip(-r[1], 0.0, 1.0) * cfg.sky)[..., None]
-    return (1.0 - up) * env + up * light[None, None, :]
+    up = (np.clip(-r[1], 0.0, 1.0) * cfg.sky)[:, None]
+    return (1.0 - up) * env + up * light[None, :]
 
 
 def _grow(field: np.ndarray, inside: np.ndarray, steps: int = _GROW_STEPS) -> np.ndarray:
@@ -517,27 +516,26 @@ def render_glass(
     frame_lin = srgb_to_linear(cv2.resize(frame_c, size, interpolation=cv2.INTER_AREA) if small else frame_c)
     r_work = radius_px * (size[0] / cols)
     inside = unit > 0
+    grid = _Grid.of(inside)
     # frame coordinates of the working pixels' centres
-    xs, ys = np.meshgrid(
-        (x0 + (np.arange(size[0]) + 0.5) * cols / size[0] - 0.5).astype(np.float32),
-        (y0 + (np.arange(size[1]) + 0.5) * rows / size[1] - 0.5).astype(np.float32),
-    )
+    xs = (x0 + (np.arange(size[0]) + 0.5) * cols / size[0] - 0.5).astype(np.float32)[grid.index % size[0]]
+    ys = (y0 + (np.arange(size[1]) + 0.5) * rows / size[1] - 0.5).astype(np.float32)[grid.index // size[0]]
 
     # 1-2: refraction (per channel when dispersive); offsets in working pixels
     iors = (cfg.ior - 0.5 * cfg.dispersion, cfg.ior, cfg.ior + 0.5 * cfg.dispersion) if cfg.dispersion > 0 else (cfg.ior,)
-    rays = [refraction_offsets(unit * (cfg.thickness * r_work), cfg, r_work, ior) for ior in iors]
+    rays = [refraction_offsets(unit * (cfg.thickness * r_work), grid, cfg, r_work, ior) for ior in iors]
     ray = rays[len(rays) // 2]
 
     # 3: Beer-Lambert absorption along the glass path (tint is per half-width)
     tint = np.clip(np.asarray(cfg.tint, np.float32), 1e-4, 1.0)
     tinted = bool((tint < 1.0).any())
-    absorb = np.exp(np.log(tint)[None, None, :] * (ray.path / max(r_work, 1e-6))[..., None]) if tinted else None
+    absorb = np.exp(np.log(tint)[None, :] * (ray.path / max(r_work, 1e-6))[:, None]) if tinted else None
 
     # Fresnel: every interface the view ray crosses reflects -- front and back of a solid,
     # the four faces of a hollow object's two walls (incoherent sum of equal reflectances)
     f = np.clip(schlick(ray.cos_front, cfg.ior) * cfg.reflectivity, 0.0, 1.0)
-    refl = np.where(inside, 1.0 - (1.0 - f) ** ray.interfaces, 0.0).astype(np.float32)
-    r = reflect(view_rays(unit.shape), ray.normals)
+    refl = (1.0 - (1.0 - f) ** ray.interfaces).astype(np.float32)
+    r = reflect(view_rays(grid.index.shape), ray.normals)
     plate_small = cv2.resize(plate, None, fx=1 / _ENV_DOWNSCALE, fy=1 / _ENV_DOWNSCALE, interpolation=cv2.INTER_AREA)
     plate_small_lin = srgb_to_linear(plate_small)
     light = light_colour(plate_small_lin)
@@ -546,34 +544,34 @@ def render_glass(
 
     # the input's own specular highlights, and the glint of the scene's main light, whose
     # direction the opaque object's shading gives away
-    spec = specular_highlights(frame_lin, r_work, cfg.highlight_threshold)
-    light_dir = light_direction(frame_lin, ray.normals, inside)
+    spec = grid.pick(specular_highlights(frame_lin, r_work, cfg.highlight_threshold))
+    light_dir = light_direction(grid.pick_rows(frame_lin), ray.normals)
     if light_dir is not None:
-        towards = np.clip(dot(r, light_dir[:, None, None]), 0.0, 1.0)
+        towards = np.clip(dot(r, light_dir[:, None]), 0.0, 1.0)
         # a bright spot is a highlight only where the surface mirrors the light to the
         # camera; elsewhere it is paint (a white pattern on the object), not light
         spec = spec * np.clip((towards - _HIGHLIGHT_MIN_COS) / (1.0 - _HIGHLIGHT_MIN_COS), 0.0, 1.0)
         lobe = np.power(towards, _GLINT_SHININESS, out=np.zeros_like(towards), where=towards > _GLINT_MIN_COS)
         spec = spec + cfg.glint * f * lobe
-    spec = np.where(inside, spec * cfg.highlights, 0.0).astype(np.float32)
+    spec = (spec * cfg.highlights).astype(np.float32)
     has_spec = bool(spec.any())
 
     # to full size, on the object's pixels only (beyond its silhouette the glass layer is
     # the plate itself): the smooth fields, continued past the silhouette before resizing
     k = cols / size[0]
-    fields = [rr.offset * k for rr in rays] + [ray.path * k, refl, env]
+    fields = [rr.offset.T * k for rr in rays] + [ray.path * k, refl, env]
     if tinted:
         fields.append(absorb)
     if has_spec:
         fields.append(spec)
-    stacked = np.concatenate([f[..., None] if f.ndim == 2 else f for f in fields], axis=2).astype(np.float32, copy=False)
+    stacked = grid.spread(np.concatenate([f[:, None] if f.ndim == 1 else f for f in fields], axis=1))
+    obj = _Grid.of(inside_full)
     if small:
         stacked = cv2.resize(_grow(stacked, inside), (cols, rows), interpolation=cv2.INTER_LINEAR).reshape(rows, cols, -1)
         # normals only feed the output passes: take them from the full-size surface
-        normals = height_normals(unit_full * (cfg.thickness * radius_px), facing=-1.0)
+        normals = height_normals(unit_full * (cfg.thickness * radius_px), facing=-1.0, at=obj.index)
     else:
         normals = ray.normals
-    obj = _Grid.of(inside_full)
     widths = [2] * len(rays) + [1, 1, 3] + [3] * tinted + [1] * has_spec
     picked = _split(obj.pick_rows(stacked), widths)
     offsets = picked[: len(rays)]
@@ -631,7 +629,7 @@ def render_glass(
         box=box,
         rgb=glass,
         alpha=alpha,
-        normals=obj.spread(obj.pick(normals).T),
+        normals=obj.spread(normals.T),
         thickness=obj.spread(path),
         offset=obj.spread(offsets[len(offsets) // 2]),
         reflectance=obj.spread(refl),

@@ -59,15 +59,18 @@ def view_rays(shape: tuple[int, int]) -> np.ndarray:
     return d
 
 
-def height_normals(height_px: np.ndarray, *, facing: float = -1.0) -> np.ndarray:
-    """Outward unit normals of a surface at depth ``z0 + facing * height`` (HxW, pixels).
+def height_normals(height_px: np.ndarray, *, facing: float = -1.0, at: np.ndarray | None = None) -> np.ndarray:
+    """Outward unit normals of a surface at depth ``z0 + facing * height`` (HxW, pixels): 3xHxW.
 
     ``facing=-1``: the front surface bulging toward the camera (normals have z < 0);
-    ``facing=+1``: the mirrored back surface (normals have z > 0).
+    ``facing=+1``: the mirrored back surface (normals have z > 0). ``at``: flat pixel
+    indices where only the normals are wanted (3xN), for a sparse object in a big box.
     """
     h = height_px.astype(np.float32)
     gx = cv2.Sobel(h, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
     gy = cv2.Sobel(h, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    if at is not None:
+        gx, gy = np.take(gx, at), np.take(gy, at)
     return normalize(np.stack([-gx, -gy, np.full_like(gx, facing)]))
 
 
