@@ -457,9 +457,9 @@ class SourceSweep:
         # neighbours seen in different frames (or not at all): take the nearest's displacement, don't average
         mixed = np.abs(lin[..., 0] - src_near) > _MIX_TOL
         d_prev = lin[..., 2:]
-        d_prev[mixed] = near[..., 2:][mixed]
+        np.copyto(d_prev, near[..., 2:], where=mixed[..., None])
         outside_prev = src_near == _OUTSIDE
-        d_prev[outside_prev] = 0.0
+        np.copyto(d_prev, np.float32(0.0), where=outside_prev[..., None])
         src = np.where(outside_prev, self.prev_index if self.outside_seen else NO_SOURCE, src_near).astype(np.int32)
         d = motion + d_prev
         quality = np.ascontiguousarray(near[..., 1])
@@ -491,7 +491,7 @@ def resample(s: Sightings, xs: np.ndarray, ys: np.ndarray, scale: float) -> tupl
     lin = cv2.remap(state, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 4)[:n]
     mixed = np.abs(lin[:, 0] - near[:, 0]) > _MIX_TOL
     d = lin[:, 2:]
-    d[mixed] = near[mixed, 2:]
+    np.copyto(d, near[:, 2:], where=mixed[:, None])
     d = d / np.float32(scale)
     src = near[:, 0].astype(np.int32)
     quality = np.where(src >= 0, near[:, 1], np.float32(0.0))
