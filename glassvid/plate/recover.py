@@ -59,8 +59,8 @@ _INVENTED_SOURCE = -1  # ``source`` of an invented pixel
 _NO_LOCK = threading.Lock()  # stands in where no other thread counts
 _PLANES_RETRY = 8  # after a failed plane fit, frames before the sweep tries again
 # frames each sweep's sampler keeps mapped: a still camera fills a frame from dozens of
-# others (sam2_coffee-mug: 42 a sample call), and a map holds only the pages read and a
-# file descriptor (two sweeps: 256 of the usual 1024)
+# others (sam2_coffee-mug: 42 a sample call); a map holds only the pages read, and a
+# file descriptor (Python's mmap keeps one: two sweeps hold 256 of the usual 1024)
 _MAPPED_FRAMES = 128
 
 
@@ -207,7 +207,7 @@ class _Spool:
         start = self._end
         hole_box = mask_box(hole, 0)
         if hole_box is None:
-            raise ValueError(f"frame {i}: a frame with sightings has a hole; this is a glassvid bug, please report it")
+            raise RuntimeError(f"frame {i} has sightings but an empty hole; this is a glassvid bug, please report it")
         x0, y0, x1, y1 = hole_box
         for a in (s.src.astype(np.int32, copy=False), s.quality.astype(np.float32, copy=False), s.d.astype(np.float32, copy=False), _pack(hole[y0:y1, x0:x1])):
             self._end += self._out.write(memoryview(np.ascontiguousarray(a)).cast("B"))
@@ -396,7 +396,8 @@ def _restore(stats: PlateStats, d: dict[str, Any]) -> None:
 
 class _Merger:
     """Meets the two sweeps at each frame: the first to arrive leaves its sightings on disk
-    (its :class:`_Spool`), the second merges them with its own into the frame's plate (or ``known/`` for keyframes)."""
+    (its :class:`_Spool`), the second merges them with its own into the frame's plate (or
+    ``known/`` for keyframes)."""
 
     def __init__(self, clip: ClipCache, cfg: PlateConfig, inpainter: Inpainter, stats: PlateStats, *, keyframed: bool, alternatives: bool) -> None:
         self.clip, self.cfg, self.inpainter, self.stats = clip, cfg, inpainter, stats

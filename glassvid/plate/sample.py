@@ -18,6 +18,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from glassvid.errors import CacheError
+
 _ROW = 1024  # positions per row of the remap maps
 
 
@@ -42,20 +44,20 @@ class NpyFrames:
             head = lead + size + f.read(int.from_bytes(size, "little"))
             layout = self._layouts.get(head)
             if layout is None:
-                layout = self._layouts[head] = _layout(head)
+                layout = self._layouts[head] = _layout(head, f.name)
             shape, dtype, offset = layout
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         return np.frombuffer(data, dtype, count=math.prod(shape), offset=offset).reshape(shape)
 
 
-def _layout(head: bytes) -> tuple[tuple[int, ...], np.dtype, int]:
-    """``(shape, dtype, data offset)`` of a C-ordered ``.npy`` file from its first bytes."""
+def _layout(head: bytes, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, data offset)`` of the ``.npy`` file ``name`` from its first bytes."""
     f = io.BytesIO(head)
     version = np.lib.format.read_magic(f)
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, fortran, dtype = read(f)
     if fortran or dtype.hasobject:
-        raise ValueError("NpyFrames reads C-ordered arrays of plain values only (frames are saved so by glassvid.cache)")
+        raise CacheError(f"cached frame '{name}' is not a C-ordered array of plain values (glassvid.cache saves frames so); delete the work directory and run again")
     return tuple(shape), dtype, len(head)
 
 
