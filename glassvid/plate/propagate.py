@@ -290,12 +290,11 @@ def background_motion(flow: FlowView, hole: np.ndarray, box: tuple[int, int, int
     if still:
         return Motion(np.zeros((by1 - by0, bx1 - bx0, 2), np.float32), "still")
     if H is not None:
-        base = homography_flow(H, box)
         ring = _ring(near, box, cfg.context_px)
         fr = flow.at(ring[0], ring[1])
         residual = fr - homography_flow_at(H, ring[1].astype(np.float32) - bx0, ring[0].astype(np.float32) - by0, bx0, by0) if len(fr) else fr
         if not len(fr) or float(np.median(np.sqrt((residual**2).sum(-1)))) < cfg.snap_px:
-            return Motion(base, "homography")
+            return Motion(homography_flow(H, box), "homography")
     # the surroundings on a coarse grid: the models are smooth
     ext = _grow(box, cfg.context_px, shape)
     ex0, ey0, ex1, ey1 = ext
