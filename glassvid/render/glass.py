@@ -239,10 +239,11 @@ def _through_solid(grid: _Grid, height: np.ndarray, n_front: np.ndarray, t1: np.
     return np.stack([sx + e[0] * k, sy + e[1] * k]), depth / tz
 
 
-def _through_hollow(grid: _Grid, unit_height: np.ndarray, t1: np.ndarray, ior: float, radius_px: float, cfg: GlassConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _through_hollow(grid: _Grid, unit_height: np.ndarray, n_front: np.ndarray, t1: np.ndarray, ior: float, radius_px: float, cfg: GlassConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Offsets (2xN) and glass path (N) of the grid's rays ``t1`` (3xN) through a thin-walled shell.
 
-    The outer surface is the inflated silhouette (``unit_height``: HxW, the crop's); the
+    The outer surface is the inflated silhouette (``unit_height``: HxW, the crop's, with
+    ``n_front`` the 3xHxW normals of its front); the
     inner one is the same shape ``wall`` half-widths smaller (for a circular
     cross-section of radius R at distance r from the axis: ``sqrt((R - W)^2 - r^2)``).
     Each wall is a meniscus whose surfaces are not parallel, so it bends the ray a
@@ -270,7 +271,7 @@ def _through_hollow(grid: _Grid, unit_height: np.ndarray, t1: np.ndarray, ior: f
     ax, ay = _advance(t3, back_dz)
     sx, sy = sx + ax, sy + ay
     path = path + back_dz / np.maximum(t3[2], 1e-3)
-    e, _ = refract(t3, -normalize(grid.at(height_normals(h_out, facing=1.0), sx, sy)), ior)  # out of the back
+    e, _ = refract(t3, -normalize(_mirrored(grid.at(n_front, sx, sy))), ior)  # out of the back
     ax, ay = _advance(e, cfg.plate_distance * radius_px)
     return np.stack([sx + ax, sy + ay]), path, grid.pick(h_in) > 0
 
@@ -287,7 +288,7 @@ def refraction_offsets(height_px: np.ndarray, grid: _Grid, cfg: GlassConfig, rad
     plate_px = cfg.plate_distance * radius_px
     if cfg.mode == "hollow":
         unit = height_px / max(cfg.thickness * radius_px, 1e-6)
-        offset, path, through = _through_hollow(grid, unit, t1, ior, radius_px, cfg)
+        offset, path, through = _through_hollow(grid, unit, n_field, t1, ior, radius_px, cfg)
         # the rims' rays cross no cavity, only glass: trace those (and only those) as a solid
         rim = ~through
         if rim.any():
