@@ -210,7 +210,10 @@ class _Spool:
             raise RuntimeError(f"frame {i} has sightings but an empty hole; this is a glassvid bug, please report it")
         x0, y0, x1, y1 = hole_box
         for a in (s.src.astype(np.int32, copy=False), s.quality.astype(np.float32, copy=False), s.d.astype(np.float32, copy=False), _pack(hole[y0:y1, x0:x1])):
-            self._end += self._out.write(memoryview(np.ascontiguousarray(a)).cast("B"))
+            data = memoryview(np.ascontiguousarray(a)).cast("B")
+            if self._out.write(data) != data.nbytes:
+                raise CacheError(f"could not write frame {i}'s sightings to '{self.path}'; is the disk full?")
+            self._end += data.nbytes
         self._at[i] = (start, s.box, hole_box)
 
     def hole(self, i: int, shape: tuple[int, int]) -> np.ndarray | None:
