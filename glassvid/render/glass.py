@@ -143,7 +143,9 @@ def _put_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None
 class _Grid:
     """Some pixels of a crop, as a list, and bilinear lookups of crop-sized fields at positions shifted from them.
 
-    The traces run on the object's pixels only (a third of its box for a swan's outline).
+    The render traces and shades the object's pixels only, which can be a third of its
+    box (davis_blackswan's outline): fields are picked at them, worked on as N-vectors,
+    and spread back into the crop where a filter or a resize needs neighbours.
     """
 
     def __init__(self, index: np.ndarray, shape: tuple[int, int]) -> None:
@@ -524,7 +526,8 @@ def render_glass(
 
     # 1-2: refraction (per channel when dispersive); offsets in working pixels
     iors = (cfg.ior - 0.5 * cfg.dispersion, cfg.ior, cfg.ior + 0.5 * cfg.dispersion) if cfg.dispersion > 0 else (cfg.ior,)
-    rays = [refraction_offsets(unit * (cfg.thickness * r_work), grid, cfg, r_work, ior) for ior in iors]
+    height_px = unit * (cfg.thickness * r_work)
+    rays = [refraction_offsets(height_px, grid, cfg, r_work, ior) for ior in iors]
     ray = rays[len(rays) // 2]
 
     # 3: Beer-Lambert absorption along the glass path (tint is per half-width)
