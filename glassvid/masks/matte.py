@@ -24,13 +24,11 @@ def feather(mask: np.ndarray, width_px: float) -> np.ndarray:
     touches pixels beyond that ring.
     """
     out = mask.astype(np.float32)
-    if width_px <= 0 or not mask.any():
+    box = mask_box(mask, int(np.ceil(width_px)) + 2) if width_px > 0 else None
+    if box is None:
         return out
     # only the object's box, grown by the ring, can change: work there
-    ys, xs = np.nonzero(mask)
-    pad = int(np.ceil(width_px)) + 2
-    h, w = mask.shape
-    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad), max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    x0, y0, x1, y1 = box
     m = mask[y0:y1, x0:x1].astype(np.uint8)
     dist = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
     t = np.clip(1.0 - dist / float(width_px + 0.5), 0.0, 1.0)
