@@ -4,7 +4,7 @@ Layout::
 
     WORK/<clip-key>/
         frames-<key>/rgb/00000.npy        decoded frames (raw uint8, for random access)
-        analyse-<key>/flow/00001.npz      flow t-1 -> t and t -> t-1 at frame t
+        analyse-<key>/flow/00001.npy      flow t-1 -> t and t -> t-1 at frame t (2xHxWx2 float16, memory-mapped)
         analyse-<key>/mask/00000.png      binary mask, 0/255
         plate-<key>/plate/00000.npz       clean plate in the object's box + provenance
         <pass>-<key>/complete.json        written last: the pass finished

@@ -43,16 +43,15 @@ class ClipCache:
 
     def flows(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """``(flow i-1 -> i, flow i -> i-1)`` as HxWx2 float32, for ``i >= 1``."""
-        d = self.analyse_store.load_arrays("flow", i)
-        return d["fwd"].astype(np.float32), d["bwd"].astype(np.float32)
+        both = self.analyse_store.load_array("flow", i, mmap=True)  # 2xHxWx2 float16: forward, backward
+        return both[0].astype(np.float32), both[1].astype(np.float32)
 
     def flow(self, i: int, j: int) -> np.ndarray:
         """Flow from frame ``i`` to its neighbour ``j = i +- 1``, HxWx2 float16 as stored (reads that direction only)."""
         if abs(i - j) != 1:
             raise ValueError(f"flow({i}, {j}): only neighbouring frames have flow")
-        key, at = ("bwd", i) if j < i else ("fwd", j)
-        with np.load(self.analyse_store.path("flow", at, "npz"), allow_pickle=False) as d:
-            return d[key]
+        direction, at = (1, i) if j < i else (0, j)
+        return np.asarray(self.analyse_store.load_array("flow", at, mmap=True)[direction])
 
     def depth(self, i: int) -> tuple[np.ndarray, float]:
         """The object's height field (HxW float32 in [0, 1]) and its half-width in pixels."""

@@ -47,7 +47,7 @@ ProgressCallback = Callable[[str, int, int], None]
 """``(pass_name, frames_done, frames_total)``, called after each frame of a pass."""
 
 PASSES = ("frames", "analyse", "plate", "render")
-_CACHE_FORMAT = 2  # bump when what a pass stores changes shape, so old caches are not misread
+_CACHE_FORMAT = 3  # bump when what a pass stores changes shape, so old caches are not misread
 
 
 @dataclass
@@ -287,9 +287,9 @@ class Pipeline:
             step()
             for i in range(1, n):
                 cur = clip.frame(i)
-                if not store.has("flow", i, "npz"):
+                if not store.has("flow", i, "npy"):
                     fwd, bwd = self.flow.pair(prev, cur)
-                    store.save_arrays("flow", i, fwd=fwd.astype(np.float16), bwd=bwd.astype(np.float16))
+                    store.save_array("flow", i, np.stack([fwd, bwd]).astype(np.float16))
                 prev = cur
                 step()
             # b: masks
