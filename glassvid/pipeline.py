@@ -32,7 +32,7 @@ from glassvid.config import Config
 from glassvid.depth import DepthEstimator, build_depth
 from glassvid.errors import InputError, OutputError, PromptError
 from glassvid.flow import FlowEstimator, build_flow
-from glassvid.flow.ops import fb_consistency
+from glassvid.flow.ops import chain, fb_consistency
 from glassvid.io.images import parse_pattern
 from glassvid.io import ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
@@ -47,6 +47,7 @@ ProgressCallback = Callable[[str, int, int], None]
 """``(pass_name, frames_done, frames_total)``, called after each frame of a pass."""
 
 PASSES = ("frames", "analyse", "plate", "render")
+PROMPT_MOTION_FRAMES = 5  # frames of motion a box prompt is seeded with (see ClassicMasks.initial_mask)
 _CACHE_FORMAT = 3  # bump when what a pass stores changes shape, so old caches are not misread
 
 
@@ -339,7 +340,8 @@ class Pipeline:
         starts = [p.frame - clip.frames.start for p in prompts]
         for k, prompt in zip(starts, prompts):
             if not store.has("mask", k, "png"):
-                store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt))
+                motion = _prompt_motion(clip, k) if prompt.box is not None else None
+                store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt, motion))
             yield k, 1.0
         runs = [(starts[0], -1, "backward")]
         for j, k in enumerate(starts):
@@ -468,6 +470,16 @@ def _prompt_key(prompts: tuple[Prompt, ...]) -> str:
         mask_hash = stable_hash(np.packbits(p.mask).tobytes().hex()) if p.mask is not None else None
         keys.append(stable_hash(p.frame, p.box, p.points, mask_hash))
     return keys[0] if len(keys) == 1 else stable_hash(keys)
+
+
+def _prompt_motion(clip: ClipCache, k: int) -> np.ndarray | None:
+    """Where frame ``k``'s pixels go over the next ``PROMPT_MOTION_FRAMES`` frames (the previous ones
+    near the clip's end), along the cached flows: lets a box prompt tell a moving object from its background."""
+    steps = min(PROMPT_MOTION_FRAMES, max(clip.n - 1 - k, k))
+    if steps < 1:
+        return None
+    direction = 1 if clip.n - 1 - k >= steps else -1
+    return chain(clip.flow(t, t + direction) for t in range(k, k + direction * steps, direction))
 
 
 def _ranges(indices: Sequence[int]) -> str:

@@ -7,6 +7,8 @@ backward warping B by ``f`` rebuilds A: ``warp(B, f)(p) = B(p + f(p))``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import cv2
 import numpy as np
 
@@ -91,3 +93,22 @@ def resize_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
     out[..., 0] *= width / w
     out[..., 1] *= height / h
     return out
+
+
+def chain(flows: Iterable[np.ndarray]) -> np.ndarray:
+    """Where each pixel of a frame goes along consecutive flows (each HxWx2, frame t -> t+1): HxWx2 displacement.
+
+    Each flow is sampled where the pixel has got to (bilinearly), so the path follows
+    the pixel, not the place it started from. At least one flow.
+    """
+    total: np.ndarray | None = None
+    for flow in flows:
+        flow = flow.astype(np.float32, copy=False)
+        if total is None:
+            total = flow.copy()
+            gx, gy = _grid(*flow.shape[:2])
+            continue
+        total += cv2.remap(flow, gx + total[..., 0], gy + total[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if total is None:
+        raise ValueError("chain() needs at least one flow")
+    return total

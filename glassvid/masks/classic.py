@@ -70,6 +70,10 @@ _GRABCUT_WORK_PIXELS = 60_000  # GrabCut runs on the prompt's neighbourhood resa
 _GRABCUT_MARGIN = 0.5  # context around a box for GrabCut's background model, fraction of the box's size
 _GRABCUT_CORE = 0.1  # half-axes of the box's central ellipse seeded as object in the second try, fraction of the box
 _MIN_BOX_FIT = 0.25  # below this IoU between the result's bounding box and the drawn box, GrabCut failed
+_MOTION_RING = 0.3  # the background's motion is read around a box, this far out (fraction of its size)
+_MOTION_MIN_PX = 2.0  # a box pixel moving less than this unlike the background is not told apart by motion
+_MOTION_CONTRAST = 5.0  # moving and still parts of a box must differ this many times for motion to seed GrabCut
+_MOTION_MIN_SHARE = 0.05  # ... and neither be less than this share of the box
 _POINT_REGION = 0.2  # a point prompt's candidate region: a disc of this fraction of the frame's short side
 _POINT_SEED = 0.02  # sure-object / sure-background disc at a point, fraction of the frame's short side
 _MARGIN_FRACTION = 0.25  # window margin around the object, fraction of its size (plus its motion)
@@ -243,15 +247,19 @@ class ClassicMasks:
         self.bins = cfg.histogram_bins
 
     # -- prompt -> first mask -----------------------------------------------------------------------------
-    def initial_mask(self, frame: np.ndarray, prompt: Prompt) -> np.ndarray:
+    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None) -> np.ndarray:
         """The object's mask on the prompt frame: the mask itself, else GrabCut from the box and/or points.
 
         ``frame``: HxWx3 uint8 RGB; returns HxW bool (True = object). A box runs GrabCut
-        twice in the box's neighbourhood (plain, and with the box's centre seeded as
-        object) and keeps the result whose bounding box fits the drawn box better: a
-        user draws the box tight around the object. Points without a box seed GrabCut
-        with a disc around each positive point; only parts touching a positive point are
-        kept. Raises :class:`PromptError` when nothing is selected.
+        in the box's neighbourhood, plain and with the box's centre seeded as object, and,
+        when ``motion`` (HxWx2, where the frame's pixels go over the next few frames)
+        shows part of the box moving clearly unlike the background around it, a third
+        time with that part seeded as object and the rest of the box as background
+        (:func:`_moving_in_box`: a camera that follows its subject, a subject crossing a
+        still shot). The result whose bounding box fits the drawn box best is kept (the
+        motion-seeded one on a tie): a user draws the box tight around the object. Points without
+        a box seed GrabCut with a disc around each positive point; only parts touching
+        a positive point are kept. Raises :class:`PromptError` when nothing is selected.
         """
         h, w = frame.shape[:2]
         if prompt.mask is not None:
@@ -259,7 +267,11 @@ class ClassicMasks:
         box = prompt.clipped_box(w, h)
         positives = [(x, y) for x, y, label in prompt.points if label == 1]
         if box is not None:
-            tries = [_grabcut(frame, box, prompt.points, core=False), _grabcut(frame, box, prompt.points, core=True)]
+            moving = _moving_in_box(motion, box) if motion is not None else None
+            # the motion-seeded try first: on a tie (a still region inside the box, fitting it as
+            # well as the object does) what moves is the object
+            tries = [_grabcut(frame, box, prompt.points, core=False, moving=moving)] if moving is not None else []
+            tries += [_grabcut(frame, box, prompt.points, core=False), _grabcut(frame, box, prompt.points, core=True)]
             fit, _, mask = max(((_box_fit(m, box), -k, m) for k, m in enumerate(tries)), key=lambda s: (s[0], s[1]))
             if fit < _MIN_BOX_FIT:
                 # GrabCut found nothing that fills the box (a flat or ambiguous region): the box is the answer left
@@ -1001,8 +1013,40 @@ def _work_region(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple
     return region, scale, (max(2, int(round(rw * scale))), max(2, int(round(rh * scale))))
 
 
-def _grabcut(frame: np.ndarray, box: tuple[int, int, int, int], points, *, core: bool) -> np.ndarray:
-    """GrabCut from a box (exclusive XYXY) in its neighbourhood; ``core`` seeds the box's central ellipse as object."""
+def _moving_in_box(motion: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    """Pixels of ``box`` (HxW bool) that move clearly unlike the background around it; None when motion tells nothing.
+
+    The background's motion is the median over a ring around the box; a pixel moves
+    unlike it by more than half the box's 90th percentile of that difference (and
+    ``_MOTION_MIN_PX``). Motion tells the object apart only when the pixels so split
+    differ by ``_MOTION_CONTRAST`` times (median against median + 1 px) and neither
+    part is a sliver of the box.
+    """
+    h, w = motion.shape[:2]
+    x0, y0, x1, y1 = box
+    m = int(_MOTION_RING * max(x1 - x0, y1 - y0)) + 2
+    around = np.zeros((h, w), bool)
+    around[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m] = True
+    around[y0:y1, x0:x1] = False
+    if not around.any():
+        return None  # the box is the whole frame: nothing around it to compare with
+    background = np.median(motion[around], axis=0)
+    differs = np.linalg.norm(motion[y0:y1, x0:x1] - background, axis=2)
+    split = max(_MOTION_MIN_PX, 0.5 * float(np.percentile(differs, 90)))
+    moving = differs > split
+    share = float(moving.mean())
+    if not _MOTION_MIN_SHARE <= share <= 1.0 - _MOTION_MIN_SHARE:
+        return None
+    if np.median(differs[moving]) < _MOTION_CONTRAST * (np.median(differs[~moving]) + 1.0):
+        return None
+    out = np.zeros((h, w), bool)
+    out[y0:y1, x0:x1] = moving
+    return out
+
+
+def _grabcut(frame: np.ndarray, box: tuple[int, int, int, int], points, *, core: bool, moving: np.ndarray | None = None) -> np.ndarray:
+    """GrabCut from a box (exclusive XYXY) in its neighbourhood; ``core`` seeds the box's central ellipse as object;
+    ``moving`` (HxW bool) labels the box's moving pixels probable object and the others probable background."""
     bx0, by0, bx1, by1 = box
     m = int(_GRABCUT_MARGIN * max(bx1 - bx0, by1 - by0)) + 4
     region, s, (ww, wh) = _work_region(frame, bx0 - m, by0 - m, bx1 + m, by1 + m)
@@ -1013,6 +1057,9 @@ def _grabcut(frame: np.ndarray, box: tuple[int, int, int, int], points, *, core:
 
     (ax, ay), (bx, by) = to_work(bx0, by0), to_work(bx1, by1)
     labels[ay : max(ay + 1, by), ax : max(ax + 1, bx)] = cv2.GC_PR_FGD
+    if moving is not None:
+        still = cv2.resize(moving[region[1] : region[3], region[0] : region[2]].astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) == 0
+        labels[(labels == cv2.GC_PR_FGD) & still] = cv2.GC_PR_BGD
     if core:
         cv2.ellipse(labels, ((ax + bx) // 2, (ay + by) // 2), (max(1, int(_GRABCUT_CORE * (bx - ax))), max(1, int(_GRABCUT_CORE * (by - ay)))), 0, 0, 360, cv2.GC_FGD, -1)
     r = max(1, int(round(_POINT_SEED * min(frame.shape[:2]) * s)))

@@ -14,9 +14,9 @@ import pytest
 from glassvid.config import MaskConfig
 from glassvid.errors import PromptError
 from glassvid.flow.dis import DISFlow
-from glassvid.flow.ops import fb_consistency
+from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
-from glassvid.masks.classic import ClassicMasks
+from glassvid.masks.classic import ClassicMasks, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
 from glassvid.prompts import Prompt
@@ -213,6 +213,32 @@ def test_a_box_prompt_gives_the_object() -> None:
     x0, y0, x1, y1 = mask_box(mask, 0)  # type: ignore[misc]
     got = ClassicMasks(MaskConfig()).initial_mask(frame, Prompt(box=(x0 - 2, y0 - 2, x1 + 2, y1 + 2)))
     assert got.shape == mask.shape and iou(got, mask) > 0.9
+
+
+def test_motion_after_a_box_prompt_tells_the_moving_object_from_a_still_look_alike() -> None:
+    # the box around a moving disc also holds a still patch of the object's colours touching it (a
+    # look-alike the box cannot leave out): the frames after the prompt show that only the disc moves
+    bg = _background()
+    frames, masks = [], []
+    for i in range(6):
+        m = _disc(60 + 3 * i, 62, 20)
+        patched = bg.copy()
+        patched[50:76, 26:46] = np.where(((np.arange(20) // 5) % 2)[None, :, None] > 0, [230, 60, 40], [40, 60, 220]).astype(np.uint8)
+        frames.append(_paint(patched, m, 60 + 3 * i, 62, True))
+        masks.append(m)
+    dis = DISFlow(preset="fast")
+    motion = chain(dis(frames[t], frames[t + 1]) for t in range(5))
+    ys, xs = np.nonzero(masks[0])
+    box = (26, int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    moving = _moving_in_box(motion, box)
+    assert moving is not None and iou(moving, masks[0]) > 0.8
+    assert not moving[50:76, 26:40].any()  # the look-alike stands still
+    masker = ClassicMasks(MaskConfig())
+    assert iou(masker.initial_mask(frames[0], Prompt(box=box), motion), masks[0]) > 0.7
+    # a still scene: motion tells nothing, and the box prompt gives what it gives without it
+    still = chain([np.zeros((H, W, 2), np.float32)] * 5)
+    assert _moving_in_box(still, box) is None
+    assert np.array_equal(masker.initial_mask(frames[0], Prompt(box=box), still), masker.initial_mask(frames[0], Prompt(box=box)))
 
 
 def test_points_without_a_box_give_the_object() -> None:
