@@ -13,6 +13,9 @@ import cv2
 import numpy as np
 
 
+_POINTS_ROW = 1024  # sample_points: positions per row of remap's maps (which must be 2-D, under 32767 a side)
+
+
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return xs, ys
@@ -112,3 +115,21 @@ def chain(flows: Iterable[np.ndarray]) -> np.ndarray:
     if total is None:
         raise ValueError("chain() needs at least one flow")
     return total
+
+
+def sample_points(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """Bilinear samples of ``image`` (HxW or HxWxC) at the points (xs, ys) (1-D): N or NxC, ``image``'s dtype.
+
+    The points are laid out as rows for ``cv2.remap``, a short list as one short row
+    (remap's cost follows the map's size). ``image`` may be a memory map: remap touches
+    only the pages under the points.
+    """
+    n = len(xs)
+    if n == 0:
+        return np.zeros((0, *image.shape[2:]), image.dtype)
+    width = min(n, _POINTS_ROW)
+    rows = -(-n // width)
+    maps = np.zeros((2, rows * width), np.float32)
+    maps[0, :n], maps[1, :n] = xs, ys
+    out = cv2.remap(np.ascontiguousarray(image), maps[0].reshape(rows, width), maps[1].reshape(rows, width), cv2.INTER_LINEAR, borderMode=border)
+    return out.reshape(rows * width, *image.shape[2:])[:n]

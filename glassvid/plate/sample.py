@@ -15,12 +15,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 
 from glassvid.errors import CacheError
+from glassvid.flow.ops import sample_points
 
-_ROW = 1024  # positions per row of the remap maps
 
 
 class NpyFrames:
@@ -117,28 +116,10 @@ class FrameSampler:
                 img, x0, y0 = self._get(int(keys[s]))
                 if vals is None:
                     vals = np.empty((len(order), img.shape[2] if img.ndim == 3 else 1), np.float32)
-                vals[s:e] = _bilinear(img, fx[s:e] - x0, fy[s:e] - y0)
+                vals[s:e] = sample_points(img, fx[s:e] - x0, fy[s:e] - y0).reshape(e - s, -1)
             if vals is not None:
                 out = np.zeros((flat_src.size, vals.shape[1]), np.float32)
                 out[order] = vals
         if out is None:
             out = np.zeros((flat_src.size, 3), np.float32)
         return out.reshape(src.shape + (out.shape[1],))
-
-
-def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Samples (N x C float32) of ``img`` at N positions (bilinear; positions outside take the border).
-
-    ``img`` may be a memory map: cv2.remap touches only the pages under the positions,
-    so a frame on disk is read where it is sampled and nowhere else.
-    """
-    n = len(x)
-    rows = -(-n // _ROW)
-    cols = min(n, _ROW)  # a short list as one short row: remap's cost follows the map's size
-    mx = np.zeros(rows * cols, np.float32)
-    my = np.zeros(rows * cols, np.float32)
-    mx[:n] = x
-    my[:n] = y
-    src = img if img.flags.c_contiguous else np.ascontiguousarray(img)
-    vals = cv2.remap(src, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return vals.reshape(rows * cols, -1)[:n].astype(np.float32)

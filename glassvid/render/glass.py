@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from glassvid.config import GlassConfig
+from glassvid.flow.ops import sample_points
 from glassvid.render.optics import (
     LUMA,
     dot,
@@ -111,22 +112,6 @@ def _box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
     return (max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin))
 
 
-_REMAP_ROW = 1024  # point lists are remapped as rows of this many (remap's maps must be 2-D, under 32767 a side)
-
-
-def _remap_points(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
-    """Bilinear samples of ``image`` (HxW or HxWxC) at the points (xs, ys) (1-D float32): N or NxC."""
-    n = len(xs)
-    if n == 0:
-        return np.zeros((0, *image.shape[2:]), image.dtype)
-    width = min(n, _REMAP_ROW)
-    rows = -(-n // width)
-    maps = np.zeros((2, rows * width), np.float32)
-    maps[0, :n], maps[1, :n] = xs, ys
-    out = cv2.remap(image, maps[0].reshape(rows, width), maps[1].reshape(rows, width), cv2.INTER_LINEAR, borderMode=border)
-    return out.reshape(rows * width, *image.shape[2:])[:n]
-
-
 def _put_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
     """``target[index] = values`` for a C-contiguous N or NxC ``target``.
 
@@ -185,8 +170,8 @@ class _Grid:
         """``field`` (HxW or planar 3xHxW) sampled at each pixel + (sx, sy): N or 3xN."""
         mx, my = self.xs + sx, self.ys + sy
         if field.ndim == 3:
-            return np.stack([_remap_points(p, mx, my, border) for p in field])
-        return _remap_points(field, mx, my, border)
+            return np.stack([sample_points(p, mx, my, border) for p in field])
+        return sample_points(field, mx, my, border)
 
 
 def _advance(direction: np.ndarray, dz: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
@@ -359,7 +344,7 @@ def _mip_sample(levels: list[np.ndarray], xs: np.ndarray, ys: np.ndarray, lod: n
         pair = []
         for k in (level, min(level + 1, top)):
             f = np.float32(1.0 / (1 << k))
-            pair.append(_remap_points(levels[k], (xs[sl] + 0.5) * f - 0.5, (ys[sl] + 0.5) * f - 0.5).reshape(-1, channels))
+            pair.append(sample_points(levels[k], (xs[sl] + 0.5) * f - 0.5, (ys[sl] + 0.5) * f - 0.5).reshape(-1, channels))
         out[sl] = pair[0] + frac[sl] * (pair[1] - pair[0])
     result = np.empty_like(out)
     _put_rows(result, order, out)
@@ -373,9 +358,9 @@ def _frosted(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, sigma: np.ndarra
     """
     smax = float(sigma.max()) if sigma.size else 0.0
     if smax < 0.3:
-        return _remap_points(image, xs, ys)
+        return sample_points(image, xs, ys)
     levels = [0.0, smax / 4, smax / 2, smax]
-    samples = np.stack([_remap_points(image if s == 0 else cv2.GaussianBlur(image, (0, 0), s), xs, ys) for s in levels])
+    samples = np.stack([sample_points(image if s == 0 else cv2.GaussianBlur(image, (0, 0), s), xs, ys) for s in levels])
     pos = np.interp(sigma, levels, np.arange(len(levels))).astype(np.float32)
     lo = np.floor(pos)
     frac = (pos - lo)[..., None] if samples.ndim == 3 else pos - lo  # float32, as lo is still a float here
@@ -453,7 +438,7 @@ def light_colour(image_lin: np.ndarray) -> np.ndarray:
 def _environment(env_small: np.ndarray, light: np.ndarray, cfg: GlassConfig, xs: np.ndarray, ys: np.ndarray, r: np.ndarray, frame_height: int) -> np.ndarray:
     """What surfaces at frame positions (xs, ys) (N) reflect along ``r`` (3xN): the blurred plate, and the light above (Nx3)."""
     reach = _ENV_REACH * frame_height
-    env = _remap_points(env_small, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE)
+    env = sample_points(env_small, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE)
     # what lies above the frame lights the scene: rays reflected upwards see the light's
     # colour, estimated from the frame's brightest pixels (white-patch colour constancy)
     up = (np.clip(-r[1], 0.0, 1.0) * cfg.sky)[:, None]
