@@ -62,6 +62,7 @@ import numpy as np
 from glassvid.config import MaskConfig
 from glassvid.errors import PromptError
 from glassvid.masks.matte import mask_box
+from glassvid.metrics import dilate_mask
 from glassvid.prompts import Prompt
 
 # -- internal constants: they shape the method (measured on the benchmark), they are not taste ---------------
@@ -105,6 +106,8 @@ _THIN_PX = 1  # strands at most 2 * this many work pixels thick are cut (see _op
 _PAD_MAX_FRACTION = 0.1  # a prompt mask's margin (see _margin) is looked for up to this fraction of its size,
 _PAD_MIN_PX = 8  # but at least this far
 _PAD_MAX_PX = 32  # and at most this far
+_PAD_BASE_PX = 3  # the background's own texture is measured on the pixel layer this far outside the mask
+_PAD_EDGE_CONTRAST = 2.0  # a layer whose median gradient is this many times the background's is an edge
 _FIND_EVERY = 4  # every this many steps (and on every unsure one; once lost, every this many frames) the prompt object is looked for (see _find)
 _FIND_BELOW = 0.35  # a step below this confidence looks at once
 _FIND_RADIUS = 1.5  # the search reaches this many object sizes from the tracked place
@@ -113,14 +116,12 @@ _FIND_GAIN = 0.25  # ... and beats the tracked place's by this share of it (whil
 _FIND_AWAY = 0.5  # ... and lies this far (fraction of the object's narrower side) from the tracked place
 _FIND_SAMPLES = 400  # object pixels of the prompt frame each match is scored on
 _FIND_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio
-_FIND_LLR_CLIP = 3.0
+_FIND_LLR_CLIP = 3.0  # one sample's log-likelihood ratio counts at most this much either way
 _FIND_MIN_SELF = 0.5  # a prompt object scoring less than this on its own frame is too like its surroundings to look for
 _FIND_STEP = 0.15  # coarse search step, fraction of the object's narrower side (then refined to 1 px)
 _FIND_COARSE_STRIDE = 4  # the coarse search scores every this many object samples
 _FIND_MAX_OFFSETS = 20_000  # the coarse step grows so that no search scores more places than this
 _FIND_SPREAD = 0.5  # once lost, the search radius grows by this many object sizes per frame
-_PAD_BASE_PX = 3  # the background's own texture is measured on the pixel layer this far outside the mask
-_PAD_EDGE_CONTRAST = 2.0  # a layer whose median gradient is this many times the background's is an edge
 
 
 @dataclass
@@ -296,12 +297,9 @@ class ClassicMasks:
         object's edges, so without this the margin the user asked for is lost on the
         first frame.
         """
-        mask = mask.astype(bool)
-        state = self._state(frame, mask)
-        margin, core = self._margin(frame, mask)
-        if margin:
-            state = self._state(frame, core)
-            state.margin = margin
+        margin, core = self._margin(frame, mask.astype(bool))
+        state = self._state(frame, core)
+        state.margin = margin
         return state
 
     def _state(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:
@@ -453,7 +451,7 @@ class ClassicMasks:
             found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0, tracked=tracked)
             if found is not None:
                 return found
-        return _grow(mask, state.margin), float(confidence)
+        return _with_margin(mask, state.margin), float(confidence)
 
     # -- step parts ---------------------------------------------------------------------------------------
     def _window(self, pbox: tuple[int, int, int, int], flow: np.ndarray, velocity: np.ndarray, hw: tuple[int, int]) -> tuple[_Window, float]:
@@ -651,7 +649,7 @@ class ClassicMasks:
         state.velocity = np.zeros(2, np.float32)
         state.anchor = np.float32([tx, ty])
         state.lost_for = 0
-        return _grow(mask, state.margin), min(1.0, score / max(app.self_score, 1e-6)) * _FIND_BELOW
+        return _with_margin(mask, state.margin), min(1.0, score / max(app.self_score, 1e-6)) * _FIND_BELOW
 
     # -- colour models ------------------------------------------------------------------------------------
     def _memory(self, frame: np.ndarray, mask: np.ndarray) -> ColourMemory:
@@ -812,12 +810,9 @@ def _match_scores(mem: ColourMemory, app: _Appearance, codes: np.ndarray, offset
     return np.where(in_frame, np.clip(llr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), -_FIND_LLR_CLIP).mean(axis=1)
 
 
-def _grow(mask: np.ndarray, px: int) -> np.ndarray:
-    """``mask`` dilated by a disc of radius ``px`` (itself when 0)."""
-    if px <= 0:
-        return mask
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.dilate(mask.astype(np.uint8), disc) > 0
+def _with_margin(mask: np.ndarray, margin: int) -> np.ndarray:
+    """The mask as returned: grown by the prompt's margin (see ``ClassicMasks._margin``); itself, uncopied, without one."""
+    return dilate_mask(mask, margin) if margin else mask
 
 
 def _open_thin(mask: np.ndarray) -> np.ndarray:
