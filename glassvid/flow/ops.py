@@ -107,11 +107,7 @@ def chain(flows: Iterable[np.ndarray]) -> np.ndarray:
     total: np.ndarray | None = None
     for flow in flows:
         flow = flow.astype(np.float32, copy=False)
-        if total is None:
-            total = flow.copy()
-            gx, gy = _grid(*flow.shape[:2])
-            continue
-        total += cv2.remap(flow, gx + total[..., 0], gy + total[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        total = flow.copy() if total is None else total + warp(flow, total)
     if total is None:
         raise ValueError("chain() needs at least one flow")
     return total
