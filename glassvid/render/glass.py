@@ -26,18 +26,22 @@ Light transport is computed in linear light; frames are sRGB uint8 RGB.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from glassvid.config import GlassConfig
 from glassvid.flow.ops import sample_points
+from glassvid.render.kernels import sample_plate, shade_and_composite, upsample_at
 from glassvid.render.optics import (
+    LINEAR_LUT,
     LUMA,
+    SRGB_LUT,
     dot,
     height_normals,
-    linear_to_srgb,
     normalize,
     reflect,
     refract,
@@ -56,6 +60,7 @@ _EXIT_BISECTIONS = 4  # then halvings of the step that crossed the back surface
 _MIN_EXIT_COS = 0.05  # rays leaving nearly sideways are held to this slope toward the plate
 _MIP_MIN_FOOTPRINT = 4.0  # footprint width (plate px) above which the lookup is mip-mapped (the rims' are 10-1000 px; at 1.5 a ball lens's mildly minified view, which real glass shows textured, was smoothed too)
 _MIP_LEVEL_BLUR = 1.0  # pyrDown's level L blurs like a box 2^(L+1) wide (Gaussian sigma ~0.58 * 2^L): a footprint of 2^L is level L - 1
+_FROST_MIN_SIGMA = 0.3  # frost blurs below this (px) are not worth the blur levels: plain samples
 _MIP_MAX_LOD = 6.0  # coarsest mip level used (64 px): beyond it the rims only flatten further (lower PSNR on the gt scenes)
 _MAX_OFFSET_RADII = 50.0  # numerical guard: no sample farther than this many half-widths away
 _SOLID_CIRCULARITY = 0.85  # 4*pi*area/perimeter^2 above which mode 'auto' renders solid (a pixel disc scores ~0.9)
@@ -71,7 +76,7 @@ _HIGHLIGHT_MAX_SATURATION = 0.35  # highlights are nearly colourless
 _LIGHT_QUANTILE = 0.02  # the brightest 2 % of a frame tell the light's colour
 
 
-@dataclass
+@dataclass(eq=False)
 class GlassLayer:
     """The render of one frame inside ``box`` (x0, y0, x1, y1, exclusive end).
 
@@ -81,16 +86,48 @@ class GlassLayer:
     ``offset`` HxWx2 where each pixel samples the plate relative to itself (pixels;
     green channel's IOR), ``reflectance`` HxW Fresnel weight, ``seen`` HxWx3 the plate
     as the refraction sampled it (mip-mapped at the rims when ``antialias``), before tint.
+
+    Only ``rgb`` and ``alpha`` are made with the frame: the other passes are kept at the
+    object's pixels (``pixels``, flat indices into the box) and spread into box-sized
+    arrays when first read -- a plain video needs none of them, the VFX and AR exports
+    read them all. Outside the object they are 0 (``seen``: the plate).
     """
 
     box: tuple[int, int, int, int]
     rgb: np.ndarray
     alpha: np.ndarray
-    normals: np.ndarray
-    thickness: np.ndarray
-    offset: np.ndarray
-    reflectance: np.ndarray
-    seen: np.ndarray | None = None  # HxWx3 linear: the plate as the refraction sampled it, before tint
+    pixels: np.ndarray  # N int64, the object's pixels in the box
+    pixel_normals: Callable[[], np.ndarray]  # -> 3xN front-surface normals (computed when asked)
+    pixel_path: np.ndarray  # N
+    pixel_offset: np.ndarray  # Nx2
+    pixel_reflectance: np.ndarray  # N
+    pixel_seen: np.ndarray  # Nx3
+    plate: np.ndarray  # HxWx3 linear: the plate in the box
+
+    def _spread(self, values: np.ndarray) -> np.ndarray:
+        return _Grid(self.pixels, self.alpha.shape).spread(values)
+
+    @functools.cached_property
+    def normals(self) -> np.ndarray:
+        return self._spread(np.ascontiguousarray(self.pixel_normals().T))
+
+    @functools.cached_property
+    def thickness(self) -> np.ndarray:
+        return self._spread(self.pixel_path)
+
+    @functools.cached_property
+    def offset(self) -> np.ndarray:
+        return self._spread(self.pixel_offset)
+
+    @functools.cached_property
+    def reflectance(self) -> np.ndarray:
+        return self._spread(self.pixel_reflectance)
+
+    @functools.cached_property
+    def seen(self) -> np.ndarray:
+        out = np.array(self.plate, np.float32)
+        _Grid(self.pixels, self.alpha.shape).put(out, self.pixel_seen)
+        return out
 
 
 @dataclass
@@ -298,76 +335,12 @@ def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.nda
     return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
 
 
-def _footprint(offset: np.ndarray, grid: _Grid) -> np.ndarray:
-    """At the grid's pixels (N), the width (plate pixels) of what one output pixel's lookup spans (> 1: minified).
-
-    ``offset``: HxWx2, where each pixel samples the plate relative to itself. The lookup
-    ``p -> p + offset(p)`` has the Jacobian ``J = I + d(offset)``; the footprint's width
-    is taken as ``sqrt(|det J|)``, the side of its area. (J's largest singular value, what
-    a GPU's isotropic filtering takes, blurred a ball lens's sharp minified view on the
-    ground-truth scenes.) At a glass's rims refraction squeezes a wide view into a few pixels
-    (footprints of hundreds of pixels): a point sample there aliases into speckle, so
-    those pixels are sampled from a mip-map instead (:func:`_mip_sample`).
-    """
-    ox, oy = offset[..., 0].astype(np.float32), offset[..., 1].astype(np.float32)
-    a = grid.pick(cv2.Sobel(ox, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)) + 1.0
-    b = grid.pick(cv2.Sobel(ox, cv2.CV_32F, 0, 1, ksize=1, scale=0.5))
-    c = grid.pick(cv2.Sobel(oy, cv2.CV_32F, 1, 0, ksize=1, scale=0.5))
-    d = grid.pick(cv2.Sobel(oy, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)) + 1.0
-    det = a * d - b * c
-    return np.sqrt(np.maximum(np.abs(det), 1e-6))
-
-
 def _pyramid(image: np.ndarray) -> list[np.ndarray]:
     """``image`` and its halvings (``cv2.pyrDown``) down to a few pixels."""
     levels = [image]
     while min(levels[-1].shape[:2]) >= 4:
         levels.append(cv2.pyrDown(levels[-1]))
     return levels
-
-
-def _mip_sample(levels: list[np.ndarray], xs: np.ndarray, ys: np.ndarray, lod: np.ndarray) -> np.ndarray:
-    """Samples at full-size coordinates ``xs, ys`` (1-D), each from mip level ``lod`` (trilinear)."""
-    top = len(levels) - 1
-    lod = np.clip(lod, 0.0, float(top))
-    lo = np.minimum(lod.astype(np.int32), max(top - 1, 0))
-    order = np.argsort(lo, kind="stable")
-    bounds = np.searchsorted(lo[order], np.arange(top + 2))
-    xs, ys = xs[order].astype(np.float32), ys[order].astype(np.float32)
-    frac = np.clip(lod[order] - lo[order], 0.0, 1.0).astype(np.float32)[:, None]
-    channels = levels[0].shape[2] if levels[0].ndim == 3 else 1
-    out = np.empty((len(xs), channels), np.float32)
-    for level in range(top + 1):
-        sl = slice(bounds[level], bounds[level + 1])
-        if sl.start == sl.stop:
-            continue
-        pair = []
-        for k in (level, min(level + 1, top)):
-            f = np.float32(1.0 / (1 << k))
-            pair.append(sample_points(levels[k], (xs[sl] + 0.5) * f - 0.5, (ys[sl] + 0.5) * f - 0.5).reshape(-1, channels))
-        out[sl] = pair[0] + frac[sl] * (pair[1] - pair[0])
-    result = np.empty_like(out)
-    _put_rows(result, order, out)
-    return result if channels > 1 else result[:, 0]
-
-
-def _frosted(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Samples of ``image`` at the points (xs, ys) blurred by a per-point ``sigma`` (interpolating a few blur levels).
-
-    A ray leaving the image sees its edge, stretched.
-    """
-    smax = float(sigma.max()) if sigma.size else 0.0
-    if smax < 0.3:
-        return sample_points(image, xs, ys)
-    levels = [0.0, smax / 4, smax / 2, smax]
-    samples = np.stack([sample_points(image if s == 0 else cv2.GaussianBlur(image, (0, 0), s), xs, ys) for s in levels])
-    pos = np.interp(sigma, levels, np.arange(len(levels))).astype(np.float32)
-    lo = np.floor(pos)
-    frac = (pos - lo)[..., None] if samples.ndim == 3 else pos - lo  # float32, as lo is still a float here
-    lo = lo.astype(np.int32)
-    hi = np.minimum(lo + 1, len(levels) - 1)
-    at = np.arange(len(xs))
-    return (1 - frac) * samples[lo, at] + frac * samples[hi, at]
 
 
 def specular_highlights(rgb_lin: np.ndarray, radius_px: float, threshold: float) -> np.ndarray:
@@ -546,7 +519,8 @@ def render_glass(
     has_spec = bool(spec.any())
 
     # to full size, on the object's pixels only (beyond its silhouette the glass layer is
-    # the plate itself): the smooth fields, continued past the silhouette before resizing
+    # the plate itself): the smooth fields, continued past the silhouette before they are
+    # brought up (compiled: one pass over the object's pixels, no full-size field)
     k = cols / size[0]
     fields = [rr.offset.T * k for rr in rays] + [ray.path * k, refl, env]
     if tinted:
@@ -556,72 +530,68 @@ def render_glass(
     stacked = grid.spread(np.concatenate([f[:, None] if f.ndim == 1 else f for f in fields], axis=1))
     obj = _Grid.of(inside_full)
     if small:
-        stacked = cv2.resize(_grow(stacked, inside), (cols, rows), interpolation=cv2.INTER_LINEAR).reshape(rows, cols, -1)
-        # normals only feed the output passes: take them from the full-size surface
-        normals = height_normals(unit_full * (cfg.thickness * radius_px), facing=-1.0, at=obj.index)
-    else:
-        normals = ray.normals
+        stacked = _grow(stacked, inside)
+
+    def pixel_normals() -> np.ndarray:
+        """The front-surface normals at the object's pixels; only the output passes use them, from the full-size surface."""
+        return height_normals(unit_full * (cfg.thickness * radius_px), facing=-1.0, at=obj.index) if small else ray.normals
+
+    mid = len(rays) // 2
+    values, footprint = upsample_at(stacked, cols, rows, obj.index, 2 * mid, cfg.antialias)
     widths = [2] * len(rays) + [1, 1, 3] + [3] * tinted + [1] * has_spec
-    picked = _split(obj.pick_rows(stacked), widths)
+    picked = [np.ascontiguousarray(v) for v in _split(values, widths)]
     offsets = picked[: len(rays)]
     path, refl, env = picked[len(rays) : len(rays) + 3]
-    absorb = picked[len(rays) + 3] if tinted else None
-    spec = picked[-1] if has_spec else None
+    absorb = picked[len(rays) + 3] if tinted else np.zeros((0, 3), np.float32)
+    spec = picked[-1] if has_spec else np.zeros(0, np.float32)
 
-    # the plate, in linear light only where rays land, sampled at full resolution
+    # the plate, in linear light, sampled at full resolution where the rays land
     px, py = obj.xs + x0, obj.ys + y0
     sample_x = [px + o[:, 0] for o in offsets]
     sample_y = [py + o[:, 1] for o in offsets]
     bx0, by0, bx1, by1 = _reach(box, sample_x, sample_y, plate.shape[:2])
     region = srgb_to_linear(plate[by0:by1, bx0:bx1])
-    sigma = cfg.frost * path / max(radius_px, 1e-6)
-    if len(offsets) == 3:
-        transmitted = np.stack([_frosted(np.ascontiguousarray(region[..., c]), sample_x[c] - bx0, sample_y[c] - by0, sigma) for c in range(3)], -1)
-    else:
-        transmitted = _frosted(region, sample_x[0] - bx0, sample_y[0] - by0, sigma)
+    sigma = (cfg.frost * path / max(radius_px, 1e-6)).astype(np.float32)
+    smax = float(sigma.max()) if sigma.size else 0.0
+    if smax < _FROST_MIN_SIGMA:
+        levels, level_sigmas = region[None], np.zeros(1, np.float32)
+    else:  # frost: a few blur levels, interpolated per pixel by its own blur
+        level_sigmas = np.float32([0.0, smax / 4, smax / 2, smax])
+        levels = np.stack([region] + [cv2.GaussianBlur(region, (0, 0), float(sd)) for sd in level_sigmas[1:]])
     # where refraction minifies the plate (the rims), sample a mip-map over the footprint
     # (widened by the frost's blur, as two blurs add in quadrature) instead of a point
-    if cfg.antialias:
-        footprint = _footprint(_split(stacked, widths)[len(rays) // 2], obj)
-        wide = np.flatnonzero(footprint > _MIP_MIN_FOOTPRINT)
-    if cfg.antialias and wide.size:
-        levels = _pyramid(region)
-        lod = np.minimum(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, _MIP_MAX_LOD)
-        if len(offsets) == 3:
-            for c in range(3):
-                transmitted[wide, c] = _mip_sample([lv[..., c] for lv in levels], sample_x[c][wide] - bx0, sample_y[c][wide] - by0, lod)
-        else:
-            _put_rows(transmitted, wide, _mip_sample(levels, sample_x[0][wide] - bx0, sample_y[0][wide] - by0, lod))
+    lod = np.full(len(obj.index), -1.0, np.float32)
+    mip, mip_shapes = np.zeros(0, np.float32), np.zeros((0, 3), np.int64)
+    wide = np.flatnonzero(footprint > _MIP_MIN_FOOTPRINT) if cfg.antialias else np.zeros(0, np.int64)
+    if wide.size:
+        pyramid = _pyramid(region)[1:]
+        top = len(pyramid)
+        lod[wide] = np.clip(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, 0.0, min(_MIP_MAX_LOD, top))
+        if pyramid:
+            mip = np.concatenate([lv.reshape(-1) for lv in pyramid])
+            starts = np.cumsum([0] + [lv.size for lv in pyramid[:-1]])
+            mip_shapes = np.array([(s0, lv.shape[0], lv.shape[1]) for s0, lv in zip(starts, pyramid)], np.int64)
+    xs_region = np.stack(sample_x) - np.float32(bx0)
+    ys_region = np.stack(sample_y) - np.float32(by0)
+    transmitted = sample_plate(levels, level_sigmas, xs_region, ys_region, sigma, mip, mip_shapes, lod)
 
+    # 3 (the rest) and 4: shade, then composite in linear light; pixels with alpha 0 stay the input's bytes
     plate_c = region[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
-    seen = plate_c.copy()
-    obj.put(seen, transmitted)
-    if tinted:
-        transmitted *= absorb
-    lit = (1.0 - refl)[:, None] * transmitted + refl[:, None] * env
-    if has_spec:
-        lit += spec[:, None]
     glass = plate_c.copy()
-    obj.put(glass, np.clip(lit, 0.0, 1.0))
     alpha = matte[y0:y1, x0:x1]
-
-    # 4: composite in linear light; pixels with alpha 0 stay the input's bytes
-    at = np.flatnonzero(alpha > 0)  # in the box
-    at_frame = (at // cols + y0) * frame.shape[1] + at % cols + x0
-    a = alpha.reshape(-1)[at][:, None]
-    over = np.take(glass.reshape(-1, 3), at, axis=0)
-    under = srgb_to_linear(np.take(frame.reshape(-1, 3), at_frame, axis=0))
     out = frame.copy()
-    _put_rows(out.reshape(-1, 3), at_frame, linear_to_srgb(a * over + (1.0 - a) * under))
+    shade_and_composite(obj.index, transmitted, absorb, refl, env, spec, glass, out, np.ascontiguousarray(alpha, np.float32), x0, y0, LINEAR_LUT, SRGB_LUT)
 
     layer = GlassLayer(
         box=box,
         rgb=glass,
         alpha=alpha,
-        normals=obj.spread(normals.T),
-        thickness=obj.spread(path),
-        offset=obj.spread(offsets[len(offsets) // 2]),
-        reflectance=obj.spread(refl),
-        seen=seen,
+        pixels=obj.index,
+        pixel_normals=pixel_normals,
+        pixel_path=path,
+        pixel_offset=offsets[mid],
+        pixel_reflectance=refl,
+        pixel_seen=transmitted,
+        plate=plate_c,
     )
     return out, layer

@@ -12,14 +12,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_LINEAR_LUT = np.array(
+LINEAR_LUT = np.array(
     [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in np.arange(256) / 255.0], dtype=np.float32
 )
-_SRGB_LUT_SIZE = 4096
-_SRGB_LUT = np.array(
+SRGB_LUT_SIZE = 4096
+SRGB_LUT = np.array(
     [
         np.clip(round(255.0 * (12.92 * v if v <= 0.0031308 else 1.055 * v ** (1 / 2.4) - 0.055)), 0, 255)
-        for v in np.arange(_SRGB_LUT_SIZE) / (_SRGB_LUT_SIZE - 1)
+        for v in np.arange(SRGB_LUT_SIZE) / (SRGB_LUT_SIZE - 1)
     ],
     dtype=np.uint8,
 )
@@ -28,17 +28,18 @@ LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 luminance of l
 
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
     """uint8 sRGB -> float32 linear light in [0, 1] (IEC 61966-2-1), via a table."""
-    if rgb.ndim == 3 and rgb.shape[2] <= 4 and rgb.flags.c_contiguous or rgb.ndim == 2:
-        return cv2.LUT(np.ascontiguousarray(rgb), _LINEAR_LUT)  # vectorised; same table
-    return _LINEAR_LUT[rgb]
+    if rgb.ndim == 3 and rgb.shape[2] <= 4 or rgb.ndim == 2:
+        # a crop is copied first: cv2.LUT on it is 5x faster than numpy's gather on the view (same table)
+        return cv2.LUT(np.ascontiguousarray(rgb), LINEAR_LUT)
+    return LINEAR_LUT[rgb]
 
 
 def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
     """float32 linear light (clipped to [0, 1]) -> uint8 sRGB, via a 4096-entry table."""
-    idx = lin * (_SRGB_LUT_SIZE - 1)
+    idx = lin * (SRGB_LUT_SIZE - 1)
     idx += 0.5
-    np.clip(idx, 0, _SRGB_LUT_SIZE - 1, out=idx)  # in place: one temporary, not three
-    return np.take(_SRGB_LUT, idx.astype(np.uint16))
+    np.clip(idx, 0, SRGB_LUT_SIZE - 1, out=idx)  # in place: one temporary, not three
+    return np.take(SRGB_LUT, idx.astype(np.uint16))
 
 
 def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
