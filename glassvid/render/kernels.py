@@ -51,15 +51,22 @@ def _reflect(i: int, n: int) -> int:
 
 
 @njit(**_JIT)
-def _field_at(fields: np.ndarray, x: int, y: int, sx: float, sy: float, c0: int, c1: int, out: np.ndarray) -> None:
-    """``out[:c1-c0]`` = channels ``c0:c1`` of ``fields`` (working grid) brought up to full-size pixel (x, y)."""
-    wh, ww = fields.shape[0], fields.shape[1]
-    x0, x1, wx = _axis(x, sx, ww)
-    y0, y1, wy = _axis(y, sy, wh)
-    for c in range(c0, c1):
-        top = fields[y0, x0, c] * (1.0 - wx) + fields[y0, x1, c] * wx
-        bottom = fields[y1, x0, c] * (1.0 - wx) + fields[y1, x1, c] * wx
-        out[c - c0] = top * (1.0 - wy) + bottom * wy
+def _resize_taps(n_dst: int, n_src: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per destination index: the two source taps and the weight of the second (see :func:`_axis`)."""
+    scale = n_src / n_dst
+    i0 = np.empty(n_dst, np.int64)
+    i1 = np.empty(n_dst, np.int64)
+    w = np.empty(n_dst, np.float64)
+    for d in range(n_dst):
+        i0[d], i1[d], w[d] = _axis(d, scale, n_src)
+    return i0, i1, w
+
+
+@njit(**_JIT)
+def _lerp2(fields: np.ndarray, y0: int, y1: int, wy: float, x0: int, x1: int, wx: float, c: int) -> float:
+    top = fields[y0, x0, c] * (1.0 - wx) + fields[y0, x1, c] * wx
+    bottom = fields[y1, x0, c] * (1.0 - wx) + fields[y1, x1, c] * wx
+    return top * (1.0 - wy) + bottom * wy
 
 
 @njit(**_JIT)
@@ -73,26 +80,28 @@ def upsample_at(fields: np.ndarray, cols: int, rows: int, index: np.ndarray, off
     """
     n = index.shape[0]
     nc = fields.shape[2]
-    sx = fields.shape[1] / cols
-    sy = fields.shape[0] / rows
+    ax0, ax1, awx = _resize_taps(cols, fields.shape[1])
+    ay0, ay1, awy = _resize_taps(rows, fields.shape[0])
     values = np.empty((n, nc), np.float32)
     width = np.ones(n, np.float32)
-    a = np.empty(2, np.float32)
-    b = np.empty(2, np.float32)
-    c = np.empty(2, np.float32)
-    d = np.empty(2, np.float32)
+    ox, oy = offset_channel, offset_channel + 1
     for k in range(n):
         y, x = divmod(index[k], cols)
-        _field_at(fields, x, y, sx, sy, 0, nc, values[k])
+        y0, y1, wy = ay0[y], ay1[y], awy[y]
+        x0, x1, wx = ax0[x], ax1[x], awx[x]
+        for c in range(nc):
+            values[k, c] = _lerp2(fields, y0, y1, wy, x0, x1, wx, c)
         if footprint:
-            _field_at(fields, _reflect(x + 1, cols), y, sx, sy, offset_channel, offset_channel + 2, a)
-            _field_at(fields, _reflect(x - 1, cols), y, sx, sy, offset_channel, offset_channel + 2, b)
-            _field_at(fields, x, _reflect(y + 1, rows), sx, sy, offset_channel, offset_channel + 2, c)
-            _field_at(fields, x, _reflect(y - 1, rows), sx, sy, offset_channel, offset_channel + 2, d)
-            j00 = np.float32(0.5) * (a[0] - b[0]) + np.float32(1.0)
-            j01 = np.float32(0.5) * (c[0] - d[0])
-            j10 = np.float32(0.5) * (a[1] - b[1])
-            j11 = np.float32(0.5) * (c[1] - d[1]) + np.float32(1.0)
+            r, l = _reflect(x + 1, cols), _reflect(x - 1, cols)
+            d, u = _reflect(y + 1, rows), _reflect(y - 1, rows)
+            dxx = _lerp2(fields, y0, y1, wy, ax0[r], ax1[r], awx[r], ox) - _lerp2(fields, y0, y1, wy, ax0[l], ax1[l], awx[l], ox)
+            dxy = _lerp2(fields, y0, y1, wy, ax0[r], ax1[r], awx[r], oy) - _lerp2(fields, y0, y1, wy, ax0[l], ax1[l], awx[l], oy)
+            dyx = _lerp2(fields, ay0[d], ay1[d], awy[d], x0, x1, wx, ox) - _lerp2(fields, ay0[u], ay1[u], awy[u], x0, x1, wx, ox)
+            dyy = _lerp2(fields, ay0[d], ay1[d], awy[d], x0, x1, wx, oy) - _lerp2(fields, ay0[u], ay1[u], awy[u], x0, x1, wx, oy)
+            j00 = 0.5 * dxx + 1.0
+            j01 = 0.5 * dyx
+            j10 = 0.5 * dxy
+            j11 = 0.5 * dyy + 1.0
             width[k] = math.sqrt(max(abs(j00 * j11 - j01 * j10), 1e-6))
     return values, width
 
