@@ -64,6 +64,7 @@ def _resize_taps(n_dst: int, n_src: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 @njit(**_JIT)
 def _lerp2(fields: np.ndarray, y0: int, y1: int, wy: float, x0: int, x1: int, wx: float, c: int) -> float:
+    """Channel ``c`` of ``fields`` (HxWxC) between rows y0, y1 and columns x0, x1 (weights of the second: wy, wx)."""
     top = fields[y0, x0, c] * (1.0 - wx) + fields[y0, x1, c] * wx
     bottom = fields[y1, x0, c] * (1.0 - wx) + fields[y1, x1, c] * wx
     return top * (1.0 - wy) + bottom * wy
@@ -119,9 +120,7 @@ def _bilinear(image: np.ndarray, x: float, y: float, c0: int, c1: int, out: np.n
     x0, x1, wx = _taps(x, image.shape[1])
     y0, y1, wy = _taps(y, image.shape[0])
     for c in range(c0, c1):
-        top = image[y0, x0, c] * (1.0 - wx) + image[y0, x1, c] * wx
-        bottom = image[y1, x0, c] * (1.0 - wx) + image[y1, x1, c] * wx
-        out[k, c] = top * (1.0 - wy) + bottom * wy
+        out[k, c] = _lerp2(image, y0, y1, wy, x0, x1, wx, c)
 
 
 @njit(**_JIT)
