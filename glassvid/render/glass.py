@@ -21,6 +21,11 @@ Per pixel of the object (in a crop around it, so cost follows the object's size)
    frame is the input, bit for bit.
 
 Light transport is computed in linear light; frames are sRGB uint8 RGB.
+
+Steps 1-3 up to the plate lookup run at the working resolution in numpy; from there on
+(the fields brought up to each object pixel, the lookup's footprint, the plate samples,
+shading and composite) the work is per full-size pixel and runs as compiled loops
+(:mod:`glassvid.render.kernels`).
 """
 
 from __future__ import annotations
