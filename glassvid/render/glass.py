@@ -109,8 +109,12 @@ class GlassLayer:
     pixel_seen: np.ndarray  # Nx3
     plate: np.ndarray  # HxWx3 linear: the plate in the box
 
+    @functools.cached_property
+    def _grid(self) -> _Grid:
+        return _Grid(self.pixels, self.alpha.shape)
+
     def _spread(self, values: np.ndarray) -> np.ndarray:
-        return _Grid(self.pixels, self.alpha.shape).spread(values)
+        return self._grid.spread(values)
 
     @functools.cached_property
     def normals(self) -> np.ndarray:
@@ -131,7 +135,7 @@ class GlassLayer:
     @functools.cached_property
     def seen(self) -> np.ndarray:
         out = np.array(self.plate, np.float32)
-        _Grid(self.pixels, self.alpha.shape).put(out, self.pixel_seen)
+        self._grid.put(out, self.pixel_seen)
         return out
 
 
@@ -570,8 +574,7 @@ def render_glass(
     wide = np.flatnonzero(footprint > _MIP_MIN_FOOTPRINT) if cfg.antialias else np.zeros(0, np.int64)
     if wide.size:
         pyramid = _pyramid(region)[1:]
-        top = len(pyramid)
-        lod[wide] = np.clip(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, 0.0, min(_MIP_MAX_LOD, top))
+        lod[wide] = np.clip(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, 0.0, _MIP_MAX_LOD)
         if pyramid:
             mip = np.concatenate([lv.reshape(-1) for lv in pyramid])
             starts = np.cumsum([0] + [lv.size for lv in pyramid[:-1]])

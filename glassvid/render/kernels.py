@@ -28,14 +28,10 @@ _JIT = dict(cache=True, nogil=True, fastmath=False)  # cached on disk: compiled 
 
 
 @njit(**_JIT)
-def _axis(d: int, scale: float, n: int) -> tuple[int, int, float]:
-    """INTER_LINEAR source taps of destination index ``d`` (``cv2.resize``: centres aligned, edge replicated)."""
-    f = (d + 0.5) * scale - 0.5
-    i = math.floor(f)
-    w = f - i
-    i0 = min(max(i, 0), n - 1)
-    i1 = min(max(i + 1, 0), n - 1)
-    return i0, i1, w
+def _taps(x: float, n: int) -> tuple[int, int, float]:
+    """Bilinear taps along one axis of length ``n`` at ``x`` (edge replicated)."""
+    f = math.floor(x)
+    return min(max(f, 0), n - 1), min(max(f + 1, 0), n - 1), x - f
 
 
 @njit(**_JIT)
@@ -52,13 +48,13 @@ def _reflect(i: int, n: int) -> int:
 
 @njit(**_JIT)
 def _resize_taps(n_dst: int, n_src: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per destination index: the two source taps and the weight of the second (see :func:`_axis`)."""
+    """Per destination index of a ``cv2.resize`` (INTER_LINEAR: centres aligned, edge replicated): its two source taps and the weight of the second."""
     scale = n_src / n_dst
     i0 = np.empty(n_dst, np.int64)
     i1 = np.empty(n_dst, np.int64)
     w = np.empty(n_dst, np.float64)
     for d in range(n_dst):
-        i0[d], i1[d], w[d] = _axis(d, scale, n_src)
+        i0[d], i1[d], w[d] = _taps((d + 0.5) * scale - 0.5, n_src)
     return i0, i1, w
 
 
@@ -78,6 +74,10 @@ def upsample_at(fields: np.ndarray, cols: int, rows: int, index: np.ndarray, off
     lookup, ``sqrt(|det J|)`` with ``J = I + d(offset)`` and the offset the two channels
     from ``offset_channel`` (central differences of the brought-up field, as
     ``cv2.Sobel(ksize=1, scale=0.5)`` of the whole resized box); ones when not ``footprint``.
+    The width is the side of the footprint's area: J's largest singular value, what a
+    GPU's isotropic filtering takes, blurred a ball lens's sharp minified view on the
+    ground-truth scenes. At a glass's rims refraction squeezes a wide view into a few
+    pixels (footprints of hundreds of pixels), which a point sample aliases into speckle.
     """
     n = index.shape[0]
     nc = fields.shape[2]
@@ -105,13 +105,6 @@ def upsample_at(fields: np.ndarray, cols: int, rows: int, index: np.ndarray, off
             j11 = 0.5 * dyy + 1.0
             width[k] = math.sqrt(max(abs(j00 * j11 - j01 * j10), 1e-6))
     return values, width
-
-
-@njit(**_JIT)
-def _taps(x: float, n: int) -> tuple[int, int, float]:
-    """Bilinear taps along one axis of length ``n`` at ``x`` (edge replicated)."""
-    f = math.floor(x)
-    return min(max(f, 0), n - 1), min(max(f + 1, 0), n - 1), x - f
 
 
 @njit(**_JIT)
@@ -155,7 +148,8 @@ def sample_plate(
     level index, as ``np.interp``). Where ``lod`` (N) is at least 0 the pixel is instead
     sampled trilinearly from the mip pyramid (``mip``: flat float32 of the halvings of
     the region, ``mip_shapes``: Kx3 int64 of each level's start, height and width;
-    level 0 is ``levels[0]``) at that level of detail, its footprint (frost included).
+    level 0 is ``levels[0]``) at that level of detail, its footprint (frost included),
+    held to the pyramid's coarsest level.
     """
     n = xs.shape[1]
     nrows = xs.shape[0]
