@@ -14,7 +14,7 @@ import numpy as np
 
 from glassvid.cache import PassStore, WorkDir
 from glassvid.io import ClipInfo, read_image
-from glassvid.plate import PlateCrop
+from glassvid.plate import PlateCrop, paste_box
 
 
 @dataclass
@@ -84,5 +84,7 @@ class ClipCache:
         if self.user_plates is not None:
             return read_image(self.user_plates[0] if len(self.user_plates) == 1 else self.user_plates[i])
         frame = self.frame(i) if frame is None else frame
-        crop = self.plate_crop(i)
-        return frame if crop is None else crop.paste(frame)
+        if not self.plate_store.has("plate", i, "npz"):
+            return frame
+        d = self.plate_store.load_arrays("plate", i, ("box", "rgb"))  # not the provenance: a fifth of the bytes
+        return paste_box(frame, tuple(int(v) for v in d["box"]), d["rgb"])  # type: ignore[arg-type]

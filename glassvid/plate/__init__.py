@@ -15,6 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def paste_box(frame: np.ndarray, box: tuple[int, int, int, int], rgb: np.ndarray) -> np.ndarray:
+    """A copy of ``frame`` (HxWx3) with ``rgb`` pasted into ``box`` (x0, y0, x1, y1, exclusive)."""
+    out = frame.copy()
+    x0, y0, x1, y1 = box
+    out[y0:y1, x0:x1] = rgb
+    return out
+
+
 @dataclass
 class PlateCrop:
     """The plate inside ``box`` (x0, y0, x1, y1, exclusive); outside it the plate is the frame.
@@ -35,10 +43,7 @@ class PlateCrop:
 
     def paste(self, frame: np.ndarray) -> np.ndarray:
         """Full-frame plate: ``frame`` with this crop pasted in."""
-        out = frame.copy()
-        x0, y0, x1, y1 = self.box
-        out[y0:y1, x0:x1] = self.rgb
-        return out
+        return paste_box(frame, self.box, self.rgb)
 
     def confidence(self, frame_shape: tuple[int, int], half_life: float = 8.0) -> np.ndarray:
         """HxW float32 in [0, 1] over the whole frame: 1 outside the box, ``conf`` inside.
