@@ -34,7 +34,7 @@ from glassvid.errors import InputError, OutputError, PromptError
 from glassvid.flow import FlowEstimator, build_flow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.io.images import parse_pattern
-from glassvid.io import ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
+from glassvid.io import BackgroundWriter, ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
 from glassvid.plate import Inpainter, build_inpainter
 from glassvid.plate.recover import recover_plates
@@ -388,9 +388,9 @@ class Pipeline:
         pts = clip.frame_store.meta()["pts"]
         audio = clip.info.path if clip.info.kind == "video" else None
         with _PassTimer(report, "render", None) as t:
-            with open_sink(output, clip.info, frames=clip.frames, audio_from=audio) as sink:
+            with open_sink(output, clip.info, frames=clip.frames, audio_from=audio) as sink, BackgroundWriter(sink) as writer:
                 for i, out, _layer in render_clip(clip, self.config):
-                    sink.write(Frame(index=clip.frames.start + i, rgb=out, pts=pts[i]))
+                    writer.write(Frame(index=clip.frames.start + i, rgb=out, pts=pts[i]))
                     t.frames += 1
                     self.progress("render", i + 1, clip.n)
 

@@ -12,11 +12,12 @@ positions in the source; ``pts`` is in ``ClipInfo.time_base`` units.
 from __future__ import annotations
 
 from glassvid.io.images import list_sequence, read_image, write_image
-from glassvid.io.sink import FrameSink, check_output_path, open_sink
+from glassvid.io.sink import BackgroundWriter, FrameSink, check_output_path, open_sink
 from glassvid.io.source import ClipInfo, Frame, probe, read_frames
 from glassvid.io.synth import write_clip
 
 __all__ = [
+    "BackgroundWriter",
     "ClipInfo",
     "Frame",
     "FrameSink",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from glassvid.errors import ConfigError, OutputError
-from glassvid.io import check_output_path, open_sink, probe, read_frames, write_clip, write_image
+from glassvid.io import BackgroundWriter, check_output_path, open_sink, probe, read_frames, write_clip, write_image
 from glassvid.io.synth import pattern_index, test_pattern
 
 W, H, N = 96, 64, 24
@@ -266,3 +266,33 @@ def test_millisecond_timestamps_become_exact_frame_rate_in_mp4(tmp_path, clips):
     assert audio_summary(out)[0] == "opus"
     steps = np.diff([f.pts for f in read_frames(out)])
     assert len(set(steps.tolist())) == 1
+
+
+def test_background_writer_writes_the_same_file_in_order(tmp_path, clips):
+    info = probe(clips["mkv"])
+    direct = tmp_path / "direct.mkv"
+    transcode(clips["mkv"], direct)
+    queued = tmp_path / "queued.mkv"
+    with open_sink(queued, info) as sink, BackgroundWriter(sink) as writer:
+        for frame in read_frames(clips["mkv"]):
+            writer.write(frame)
+    assert [f.pts for f in read_frames(queued)] == [f.pts for f in read_frames(direct)]
+    for a, b in zip(read_frames(queued), read_frames(direct)):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+    assert [pattern_index(f.rgb) for f in read_frames(queued)] == list(range(N))
+
+
+@pytest.mark.parametrize("where", ["sink", "caller"])
+def test_background_writer_failure_leaves_no_output(tmp_path, clips, where):
+    """An error in the writing thread reaches the caller; either failure aborts the sink: nothing at the final path."""
+    info = probe(clips["mp4"])
+    out = tmp_path / "out.mp4"
+    frames = list(read_frames(clips["mp4"], frames=range(0, 6)))
+    expected = (ValueError, "shape") if where == "sink" else (RuntimeError, "boom")
+    with pytest.raises(expected[0], match=expected[1]):
+        with open_sink(out, info) as sink, BackgroundWriter(sink) as writer:
+            for k, frame in enumerate(frames):
+                writer.write(frame if k != 2 or where != "sink" else np.zeros((10, 10, 3), np.uint8))
+            if where == "caller":
+                raise RuntimeError("boom")
+    assert not out.exists() and leftovers(tmp_path) == []
