@@ -48,6 +48,7 @@ import numpy as np
 from glassvid.config import TemporalConfig
 from glassvid.errors import InputError
 from glassvid.flow import FlowEstimator
+from glassvid.flow.ops import fb_agrees
 
 # The flow of the render is computed on the region's bounding box grown by this much, so
 # DIS sees some context around the object (its patches are 8 px; its coarsest levels a few
@@ -132,7 +133,6 @@ def _sample(image: np.ndarray, where: np.ndarray) -> np.ndarray:
 
 
 _MEAN_RGB = np.full((1, 3), 1.0 / (3 * 255.0), np.float32)
-_SUM2 = np.ones((1, 2), np.float32)
 
 
 def _change(render: np.ndarray, carried: np.ndarray, cfg: TemporalConfig) -> np.ndarray:
@@ -143,14 +143,6 @@ def _change(render: np.ndarray, carried: np.ndarray, cfg: TemporalConfig) -> np.
         d = cv2.blur(d, (2 * cfg.agreement_radius_px + 1,) * 2)
     d *= np.float32(1.0 / cfg.agreement)
     return d * d
-
-
-def _fb_trusted(f: np.ndarray, back: np.ndarray) -> np.ndarray:
-    """Forward-backward check (as :func:`glassvid.flow.ops.fb_consistency`) of ``f`` against ``back`` = the reverse flow at ``p + f(p)``."""
-    s = f + back
-    lhs = cv2.transform(s * s, _SUM2)
-    rhs = cv2.transform(f * f + back * back, _SUM2)
-    return lhs <= _FB_ALPHA1 * rhs + _FB_ALPHA2
 
 
 def temporal_blend(
@@ -202,7 +194,7 @@ def temporal_blend(
             fwd, bwd = object_flows
             f = np.ascontiguousarray(bwd[y0:y1, x0:x1], dtype=np.float32)
             where = cv2.add(f, grid)
-            trusted = _fb_trusted(f, _sample(fwd, where))
+            trusted = fb_agrees(f, _sample(fwd, where), _FB_ALPHA1, _FB_ALPHA2)
             carried = _sample(prev_out, where)
         change = _change(r, carried, cfg)
         if trusted is not None:

@@ -7,6 +7,7 @@ backward warping B by ``f`` rebuilds A: ``warp(B, f)(p) = B(p + f(p))``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import cv2
@@ -16,8 +17,11 @@ import numpy as np
 _POINTS_ROW = 1024  # sample_points: positions per row of remap's maps (which must be 2-D, under 32767 a side)
 
 
+@functools.lru_cache(maxsize=4)
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel x and y coordinates of an HxW frame (float32, read-only: kept for the next call of that size)."""
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    xs.flags.writeable = ys.flags.writeable = False
     return xs, ys
 
 
@@ -30,26 +34,36 @@ def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: int = cv2.INTER_
     return cv2.remap(image, mx, my, interpolation, borderMode=border)
 
 
+def fb_agrees(f: np.ndarray, back: np.ndarray, alpha1: float = 0.01, alpha2: float = 0.5) -> np.ndarray:
+    """Sundaram et al.'s forward-backward test: ``|f + b|^2 <= alpha1 (|f|^2 + |b|^2) + alpha2``, HxW bool.
+
+    ``f``: HxWx2 float32 flow A->B; ``back``: the flow B->A already sampled at ``p + f(p)``.
+    In float32, the channels added as views: at 854x480 about 2 ms against 30 for float64
+    reductions over the last axis, the same test up to rounding.
+    """
+    s = f + back
+    s *= s
+    q = f * f
+    q += back * back
+    return s[..., 0] + s[..., 1] <= np.float32(alpha1) * (q[..., 0] + q[..., 1]) + np.float32(alpha2)
+
+
 def fb_consistency(flow_fwd: np.ndarray, flow_bwd: np.ndarray, *, alpha1: float = 0.01, alpha2: float = 0.5) -> np.ndarray:
     """Pixels of A whose flow A->B is confirmed by the flow B->A (Sundaram et al. 2010).
 
     ``flow_fwd``: A->B, ``flow_bwd``: B->A. A pixel is valid when
-    ``|f + b(p+f)|^2 <= alpha1 (|f|^2 + |b(p+f)|^2) + alpha2``; it is also invalid when
-    ``p + f`` leaves the frame (the backward flow is not defined there). The
-    motion-boundary test of Ruder et al. 2016 is not applied. Returns HxW bool (True = trusted).
+    ``|f + b(p+f)|^2 <= alpha1 (|f|^2 + |b(p+f)|^2) + alpha2`` (:func:`fb_agrees`); it is
+    also invalid when ``p + f`` leaves the frame (the backward flow is not defined there).
+    The motion-boundary test of Ruder et al. 2016 is not applied. Returns HxW bool (True = trusted).
     """
     h, w = flow_fwd.shape[:2]
-    flow_fwd = flow_fwd.astype(np.float32)
-    back = warp(flow_bwd.astype(np.float32), flow_fwd, border=cv2.BORDER_REPLICATE).astype(np.float64)
-    flow_fwd = flow_fwd.astype(np.float64)
-    s = flow_fwd + back
-    lhs = (s**2).sum(-1)
-    rhs = alpha1 * ((flow_fwd**2).sum(-1) + (back**2).sum(-1)) + alpha2
+    f = np.ascontiguousarray(flow_fwd, np.float32)
     xs, ys = _grid(h, w)
-    tx = xs + flow_fwd[..., 0]
-    ty = ys + flow_fwd[..., 1]
+    tx = xs + f[..., 0]
+    ty = ys + f[..., 1]
+    back = cv2.remap(np.ascontiguousarray(flow_bwd, np.float32), tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
-    return (lhs <= rhs) & inside
+    return fb_agrees(f, back, alpha1, alpha2) & inside
 
 
 def fill_holes_smooth(field: np.ndarray, known: np.ndarray, *, levels: int = 12) -> np.ndarray:
