@@ -163,6 +163,10 @@ class PlateLoop:
             hole_c = hole[y0:y1, x0:x1]
             conf = d["conf"].astype(np.float32) if "conf" in d else np.where(np.isfinite(d["age"]), 1.0, 0.0)
             alt = d.pop("alt", None)
+            if alt is not None:
+                # the other sweep offers nothing where no frame showed the background: there its
+                # array still holds the frame (the object itself), the plate the fill
+                alt = np.where(np.isfinite(d["age"])[..., None], alt, d["rgb"])
             extra = self._extra(kind=winner, rgb=d["rgb"], alt=alt, frame=frame, mask=mask, box=box)
             if i not in scored:
                 new = None
