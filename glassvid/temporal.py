@@ -42,6 +42,8 @@ the filter: nothing is carried across it.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -175,7 +177,7 @@ def temporal_blend(
         return render
     y0, y1, x0, x1 = _box(region, _FLOW_CONTEXT_PX)
     r = render[y0:y1, x0:x1]
-    grid = None
+    grid = _frame_grid(*region.shape)[y0:y1, x0:x1]  # absolute coordinates of the box's pixels
     best_change = best = None
     for motion in MOTIONS[cfg.motion]:  # ties go to the earlier motion
         trusted = None
@@ -184,13 +186,11 @@ def temporal_blend(
         elif motion == "render":
             if render_flow is None:
                 continue
-            grid = _grid(x0, x1, y0, y1) if grid is None else grid
             f = render_flow(r, prev_out[y0:y1, x0:x1])
             carried = _sample(prev_out, cv2.add(f, grid))
         else:  # object: trusted where the input's flow passes its forward-backward check
             if object_flows is None:
                 continue
-            grid = _grid(x0, x1, y0, y1) if grid is None else grid
             fwd, bwd = object_flows
             f = np.ascontiguousarray(bwd[y0:y1, x0:x1], dtype=np.float32)
             where = cv2.add(f, grid)
@@ -217,10 +217,13 @@ def temporal_blend(
     return out
 
 
-def _grid(x0: int, x1: int, y0: int, y1: int) -> np.ndarray:
-    """HxWx2 float32 absolute pixel coordinates (x, y) of the box ``[y0:y1, x0:x1]``."""
-    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    return cv2.merge([gx, gy])
+@functools.lru_cache(maxsize=2)
+def _frame_grid(rows: int, cols: int) -> np.ndarray:
+    """HxWx2 float32 pixel coordinates (x, y) of a frame (read-only: kept for the next frame of that size)."""
+    gx, gy = np.meshgrid(np.arange(cols, dtype=np.float32), np.arange(rows, dtype=np.float32))
+    grid = cv2.merge([gx, gy])
+    grid.flags.writeable = False
+    return grid
 
 
 class TemporalFilter:

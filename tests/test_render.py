@@ -105,3 +105,27 @@ def test_rims_do_not_alias() -> None:
     _, mip, _, _ = _render(plate, mode="hollow")
     _, point, _, _ = _render(plate, mode="hollow", antialias=False)
     assert rim_speckle(mip) < 0.6 * rim_speckle(point)
+
+
+def test_a_prism_deviates_light_by_snells_law() -> None:
+    """A height ramp is a symmetric prism (front face z = -h, back face z = +h): the ray leaves it
+    turned by the angle two refractions give, whatever the tracer's steps."""
+    ior, slope, thickness = 1.5, 0.3, 1.0
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+    inside = (np.abs(xs - CX) < R) & (np.abs(ys - CY) < R)
+    height_px = np.where(inside, 2.0 * R + slope * (xs - CX), 0.0).astype(np.float32)  # > 0 inside
+    unit = height_px / (thickness * R)
+
+    def offset_x(plate_distance: float) -> np.ndarray:
+        g = dataclasses.replace(load_config().glass, mode="solid", ior=ior, thickness=thickness, plate_distance=plate_distance, frost=0.0, dispersion=0.0)
+        _, layer = render_glass(np.full((H, W, 3), 90, np.uint8), _gradient_plate(), inside.astype(np.float32), unit, R, g)
+        x0, y0 = layer.box[:2]
+        return layer.offset[int(CY) - y0, int(CX - R / 2) - x0 : int(CX + R / 2) - x0, 0]
+
+    theta = np.arctan(slope)  # each face's tilt; the apex angle is 2 theta
+    r1 = np.arcsin(np.sin(theta) / ior)  # inside, after the front face
+    exit_angle = np.arcsin(ior * np.sin(2 * theta - r1))  # after the back face, from its normal
+    deviation = exit_angle - theta  # from the view axis, towards the thick side
+    # the part of the offset that grows with the plate's distance is its tangent times that distance
+    turned = (offset_x(8.0) - offset_x(4.0)) / (4.0 * R)
+    np.testing.assert_allclose(turned, np.tan(deviation), rtol=0.005)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from glassvid.render.kernels import sample_plate, shade_and_composite, upsample_at
 from glassvid.render.optics import LINEAR_LUT, SRGB_LUT, linear_to_srgb, srgb_to_linear
@@ -92,3 +93,49 @@ def test_shade_and_composite_mixes_in_linear_light_and_keeps_bytes_where_alpha_i
     untouched = np.ones(frame.shape[:2], bool)
     untouched[y0 : y0 + rows, x0 : x0 + cols] = alpha <= 0
     assert np.array_equal(out[untouched], frame[untouched])
+
+
+def test_fill_ring_is_the_box_filter_of_the_known_values_over_the_known_mask() -> None:
+    from glassvid.render.kernels import fill_ring
+
+    known = np.zeros((30, 40), bool)
+    known[5:20, 3:25] = True
+    known[0:4, 36:40] = True  # a patch at the edge: the reflected border counts
+    fields = np.where(known[..., None], _RNG.normal(0, 1, (30, 40, 4)), 0.0).astype(np.float32)
+    want, k = fields.copy(), known.astype(np.float32)
+    got, grown = fields.copy(), known.astype(np.uint8)
+    for _ in range(2):  # two rings, as the OpenCV formulation it replaced
+        weight = cv2.blur(k, (3, 3))
+        ring = (weight > 0) & (k == 0)
+        want[ring] = cv2.blur(want, (3, 3))[ring] / weight[ring, None]
+        k[ring] = 1.0
+        fill_ring(got, grown, np.flatnonzero(ring))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert np.array_equal(grown > 0, k > 0)
+
+
+def test_surface_normals_are_the_sobel_gradient_normalised() -> None:
+    from glassvid.render.kernels import surface_normals
+
+    height = _RNG.normal(0, 4, (17, 23)).astype(np.float32)
+    gx = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    want = np.stack([-gx, -gy, -np.ones_like(gx)], -1)
+    want /= np.linalg.norm(want, axis=-1, keepdims=True)
+    np.testing.assert_allclose(surface_normals(height), want, atol=1e-6)
+
+
+def test_cavity_of_a_cylinder_is_its_inner_circle() -> None:
+    """A cylinder's cross-section (unit height sqrt(1 - (x/R)^2)) with walls W: the cavity's
+    half-depth is sqrt((R - W)^2 - x^2), and the wall is what remains of the outer half-depth."""
+    from glassvid.render.kernels import cavity_fields
+
+    radius, wall = 20.0, 0.1
+    x = np.arange(-19, 20, dtype=np.float32)
+    unit = np.sqrt(1.0 - (x / radius) ** 2)[None, :].astype(np.float32)
+    h_in, wall_dz = cavity_fields(unit, radius, 1.0, wall)
+    inner = radius * (1 - wall)
+    want = np.sqrt(np.clip(inner**2 - x**2, 0.0, None))
+    np.testing.assert_allclose(h_in[0], want, atol=0.01)  # float32 where the circle is steep
+    np.testing.assert_allclose(wall_dz[0], radius * unit[0] - want, atol=0.01)
+    assert h_in[0, 0] == 0.0 and h_in[0, 19] == pytest.approx(inner)

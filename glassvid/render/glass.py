@@ -22,10 +22,11 @@ Per pixel of the object (in a crop around it, so cost follows the object's size)
 
 Light transport is computed in linear light; frames are sRGB uint8 RGB.
 
-Steps 1-3 up to the plate lookup run at the working resolution in numpy; from there on
-(the fields brought up to each object pixel, the lookup's footprint, the plate samples,
-shading and composite) the work is per full-size pixel and runs as compiled loops
-(:mod:`glassvid.render.kernels`).
+Steps 1-3 up to the plate lookup run at the working resolution: the surfaces and the
+rays' paths through them as compiled loops, the light and its reflection in numpy. From
+there on (the fields brought up to each object pixel, the lookup's footprint, the plate
+samples, shading and composite) the work is per full-size pixel and runs as compiled
+loops too (:mod:`glassvid.render.kernels`).
 """
 
 from __future__ import annotations
@@ -40,16 +41,13 @@ import numpy as np
 
 from glassvid.config import GlassConfig
 from glassvid.flow.ops import sample_points
-from glassvid.render.kernels import sample_plate, shade_and_composite, upsample_at
+from glassvid.render.kernels import cavity_fields, fill_ring, sample_plate, shade_and_composite, surface_normals, trace_rays, upsample_at
 from glassvid.render.optics import (
     LINEAR_LUT,
     LUMA,
     SRGB_LUT,
     dot,
-    height_normals,
-    normalize,
     reflect,
-    refract,
     schlick,
     srgb_to_linear,
     view_rays,
@@ -57,6 +55,7 @@ from glassvid.render.optics import (
 
 _WORK_RADIUS_PX = 40.0  # optics are traced where the object's half-width is at most this
 _GROW_STEPS = 2  # working-resolution pixels fields are continued past the silhouette before upsampling
+_RING_KERNEL = np.ones((3, 3), np.uint8)
 _ENV_DOWNSCALE = 4  # the reflection environment is a blurred plate at this fraction of the size
 _ENV_REACH = 0.5  # a grazing reflection samples the environment this many frame-heights away
 _CROP_MARGIN_PX = 2
@@ -172,7 +171,7 @@ def _put_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None
 
 
 class _Grid:
-    """Some pixels of a crop, as a list, and bilinear lookups of crop-sized fields at positions shifted from them.
+    """Some pixels of a crop, as a list: crop-sized fields picked at them and spread back.
 
     The render traces and shades the object's pixels only, which can be a third of its
     box (davis_blackswan's outline): fields are picked at them, worked on as N-vectors,
@@ -189,10 +188,6 @@ class _Grid:
     def of(cls, pick: np.ndarray) -> _Grid:
         """The pixels where the HxW bool ``pick`` is set."""
         return cls(np.flatnonzero(pick), pick.shape)
-
-    def subset(self, keep: np.ndarray) -> _Grid:
-        """The pixels of this list where the N bool ``keep`` is set."""
-        return _Grid(self.index[keep], self.shape)
 
     def pick(self, field: np.ndarray) -> np.ndarray:
         """``field`` (HxW or planar CxHxW) at the pixels: N or CxN."""
@@ -212,123 +207,29 @@ class _Grid:
         self.put(field, values)
         return field
 
-    def at(self, field: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
-        """``field`` (HxW or planar 3xHxW) sampled at each pixel + (sx, sy): N or 3xN."""
-        mx, my = self.xs + sx, self.ys + sy
-        if field.ndim == 3:
-            return np.stack([sample_points(p, mx, my, border) for p in field])
-        return sample_points(field, mx, my, border)
-
-
-def _advance(direction: np.ndarray, dz: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    """Screen displacement (x, y) of a ray that travels ``dz`` in depth along ``direction``."""
-    k = dz / np.maximum(direction[2], 1e-3)
-    return direction[0] * k, direction[1] * k
-
-
-def _mirrored(normals: np.ndarray) -> np.ndarray:
-    """Planar normals (3xN) of a surface mirrored front to back: z flips (what ``height_normals``'s ``facing`` does)."""
-    return normals * np.array([1.0, 1.0, -1.0], np.float32)[:, None]
-
-
-def _through_solid(grid: _Grid, height: np.ndarray, n_front: np.ndarray, t1: np.ndarray, ior: float, plate_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (2xN) and glass path (N) of the grid's rays ``t1`` (3xN) crossing the object as a solid, front to back.
-
-    The front surface is at ``-h`` and the back at ``+h`` about the object's mid-plane
-    (``height``: HxW, the crop's, ``n_front`` its 3xHxW normals). The exit point is where the refracted ray ``t1`` first
-    meets the back surface, found by marching and bisection (a ray bent inwards near the
-    rim exits where the object is much thicker than where it entered, so a local estimate
-    will not do). The ray then refracts out through the back normal there and travels
-    ``plate_px`` to the plate.
-    """
-    tz = np.maximum(t1[2], 1e-3)
-    slope_x, slope_y = t1[0] / tz, t1[1] / tz
-    here = grid.pick(height)
-
-    def passed_back(depth: np.ndarray) -> np.ndarray:
-        back = grid.at(height, slope_x * depth, slope_y * depth, cv2.BORDER_CONSTANT)
-        return depth - here >= back
-
-    far = 2.0 * max(float(height.max()), 1.0)
-    lo = np.zeros_like(here)
-    hi = np.full_like(here, far)
-    found = np.zeros(here.shape, bool)
-    for k in range(1, _EXIT_MARCH_STEPS + 1):
-        step = np.full_like(here, far * k / _EXIT_MARCH_STEPS)
-        crossed = ~found & passed_back(step)
-        hi = np.where(crossed, step, hi)
-        lo = np.where(~found & ~crossed, step, lo)
-        found |= crossed
-    for _ in range(_EXIT_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        crossed = passed_back(mid)
-        hi = np.where(crossed, mid, hi)
-        lo = np.where(crossed, lo, mid)
-    depth = hi
-    sx, sy = slope_x * depth, slope_y * depth
-    n_back = normalize(_mirrored(grid.at(n_front, sx, sy)))
-    e, _ = refract(t1, -n_back, ior)
-    k = plate_px / np.maximum(e[2], _MIN_EXIT_COS)
-    return np.stack([sx + e[0] * k, sy + e[1] * k]), depth / tz
-
-
-def _through_hollow(grid: _Grid, unit_height: np.ndarray, n_front: np.ndarray, t1: np.ndarray, ior: float, radius_px: float, cfg: GlassConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Offsets (2xN) and glass path (N) of the grid's rays ``t1`` (3xN) through a thin-walled shell.
-
-    The outer surface is the inflated silhouette (``unit_height``: HxW, the crop's, with
-    ``n_front`` the 3xHxW normals of its front); the
-    inner one is the same shape ``wall`` half-widths smaller (for a circular
-    cross-section of radius R at distance r from the axis: ``sqrt((R - W)^2 - r^2)``).
-    Each wall is a meniscus whose surfaces are not parallel, so it bends the ray a
-    little -- a drinking glass slightly shrinks what is seen through its middle -- and
-    the four refractions are traced one by one. Returns ``(offset, path, through)``:
-    ``through`` (N bool) marks rays that cross the cavity; the others only cross glass
-    (the rim) and are traced as a solid by the caller.
-    """
-    thick = cfg.thickness
-    r = radius_px * np.sqrt(np.clip(1.0 - unit_height * unit_height, 0.0, 1.0))  # distance from the axis
-    inner_r = radius_px * (1.0 - cfg.wall)
-    h_out = thick * radius_px * unit_height
-    h_in = (thick * np.sqrt(np.clip(inner_r * inner_r - r * r, 0.0, None))).astype(np.float32)
-    wall_dz = np.maximum(h_out - h_in, 0.0)
-
-    front_dz = grid.pick(wall_dz)
-    sx, sy = _advance(t1, front_dz)  # through the front wall
-    path = front_dz / np.maximum(t1[2], 1e-3)
-    n_in = height_normals(h_in, facing=-1.0)  # the cavity's near face; its far face mirrors it
-    t2, _ = refract(t1, normalize(grid.at(n_in, sx, sy)), ior)  # into the cavity
-    ax, ay = _advance(t2, 2.0 * grid.at(h_in, sx, sy))  # across it
-    sx, sy = sx + ax, sy + ay
-    t3, _ = refract(t2, -normalize(_mirrored(grid.at(n_in, sx, sy))), 1.0 / ior)  # into the back wall
-    back_dz = grid.at(wall_dz, sx, sy)
-    ax, ay = _advance(t3, back_dz)
-    sx, sy = sx + ax, sy + ay
-    path = path + back_dz / np.maximum(t3[2], 1e-3)
-    e, _ = refract(t3, -normalize(_mirrored(grid.at(n_front, sx, sy))), ior)  # out of the back
-    ax, ay = _advance(e, cfg.plate_distance * radius_px)
-    return np.stack([sx + ax, sy + ay]), path, grid.pick(h_in) > 0
-
 
 def refraction_offsets(height_px: np.ndarray, grid: _Grid, cfg: GlassConfig, radius_px: float, ior: float) -> Refraction:
     """Where each of the object's pixels ``grid`` sees the plate, for one IOR, traced at the given resolution.
 
     ``height_px``: HxW front-surface height in pixels (0 outside, ``grid`` its pixels
-    above 0), ``radius_px`` the object's half-width in the same pixels.
+    above 0), ``radius_px`` the object's half-width in the same pixels. ``solid`` crosses
+    the object as one piece of glass; ``hollow`` crosses two thin walls around a cavity,
+    and at the rims, where a ray meets no cavity, glass only (traced as a solid).
+    The rays are traced by :func:`glassvid.render.kernels.trace_rays`.
     """
-    n_field = height_normals(height_px, facing=-1.0)
-    n_front = grid.pick(n_field)
-    t1, _ = refract(view_rays(grid.index.shape), n_front, 1.0 / ior)
-    plate_px = cfg.plate_distance * radius_px
-    if cfg.mode == "hollow":
-        unit = height_px / max(cfg.thickness * radius_px, 1e-6)
-        offset, path, through = _through_hollow(grid, unit, n_field, t1, ior, radius_px, cfg)
-        # the rims' rays cross no cavity, only glass: trace those (and only those) as a solid
-        rim = ~through
-        if rim.any():
-            offset[:, rim], path[rim] = _through_solid(grid.subset(rim), height_px, n_field, t1[:, rim], ior, plate_px)
-    else:
-        offset, path = _through_solid(grid, height_px, n_field, t1, ior, plate_px)
-        through = np.zeros(grid.index.shape, bool)
+    height_px = np.ascontiguousarray(height_px, np.float32)
+    n_field = surface_normals(height_px)
+    if cfg.mode == "hollow":  # a cavity inside walls of ``cfg.wall`` half-widths (kernels.cavity_fields)
+        h_in, wall_dz = cavity_fields(height_px / np.float32(max(cfg.thickness * radius_px, 1e-6)), float(radius_px), float(cfg.thickness), float(cfg.wall))
+        n_in = surface_normals(h_in)
+    else:  # no cavity: every ray crosses glass only
+        h_in, n_in, wall_dz = np.zeros((0, 0), np.float32), np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32)
+    far = 2.0 * max(float(height_px.max()), 1.0)  # no ray runs deeper than twice the thickest point
+    offset, path, through = trace_rays(
+        height_px, n_field, h_in, n_in, wall_dz, grid.index, float(ior), float(cfg.plate_distance * radius_px),
+        far, _EXIT_MARCH_STEPS, _EXIT_BISECTIONS, _MIN_EXIT_COS,
+    )
+    n_front = np.ascontiguousarray(grid.pick_rows(n_field).T)
     limit = _MAX_OFFSET_RADII * radius_px
     interfaces = np.where(through, 4.0, 2.0).astype(np.float32)
     return Refraction(np.clip(offset, -limit, limit), path, -n_front[2], interfaces, n_front)
@@ -401,7 +302,12 @@ def light_direction(rgb_lin: np.ndarray, normals: np.ndarray) -> np.ndarray | No
         return None
     y = (np.take(rgb_lin, sel, axis=0) @ LUMA).astype(np.float64)
     a = np.column_stack([np.ones(len(y)), *np.take(normals, sel, axis=1)]).astype(np.float64)
-    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    # least squares by its normal equations: 4 unknowns over thousands of pixels (an SVD of
+    # the whole system costs ten times more and the fit is well posed: normals vary)
+    try:
+        coef = np.linalg.solve(a.T @ a, a.T @ y)
+    except np.linalg.LinAlgError:  # degenerate normals (a flat patch): no light to read
+        return None
     explained = 1.0 - np.var(y - a @ coef) / max(np.var(y), 1e-12)
     c = coef[1:]
     if explained < _MIN_SHADING_R2 or np.linalg.norm(c) < 1e-6:
@@ -428,18 +334,15 @@ def _environment(env_small: np.ndarray, light: np.ndarray, cfg: GlassConfig, xs:
 
 
 def _grow(field: np.ndarray, inside: np.ndarray, steps: int = _GROW_STEPS) -> np.ndarray:
-    """``field`` (HxWxC) continued a few pixels past the silhouette by averaging the known
-    neighbours, so resizing does not blend its edge with the zeros outside."""
+    """``field`` (HxWxC, 0 outside ``inside``) continued a few pixels past the silhouette by
+    averaging the known neighbours, so resizing does not blend its edge with the zeros outside."""
     if inside.all():
         return field
-    known = inside.astype(np.float32)
-    values = field * known[..., None]
-    flat = values.reshape(-1, values.shape[2])
+    values = np.ascontiguousarray(field, np.float32)
+    known = inside.astype(np.uint8)
     for _ in range(steps):
-        weight = cv2.blur(known, (3, 3))
-        ring = np.flatnonzero((weight > 0) & (known == 0))  # the next ring out: only it changes
-        flat[ring] = cv2.blur(values, (3, 3)).reshape(flat.shape)[ring] / weight.reshape(-1)[ring, None]
-        known.reshape(-1)[ring] = 1.0
+        ring = np.flatnonzero(cv2.dilate(known, _RING_KERNEL) > known)  # the next ring out: only it changes
+        fill_ring(values, known, ring)
     return values
 
 
@@ -543,7 +446,7 @@ def render_glass(
 
     def pixel_normals() -> np.ndarray:
         """The front-surface normals at the object's pixels; only the output passes use them, from the full-size surface."""
-        return height_normals(unit_full * (cfg.thickness * radius_px), facing=-1.0, at=obj.index) if small else ray.normals
+        return np.ascontiguousarray(obj.pick_rows(surface_normals(unit_full * np.float32(cfg.thickness * radius_px))).T) if small else ray.normals
 
     mid = len(rays) // 2
     values, footprint = upsample_at(stacked, cols, rows, obj.index, 2 * mid, cfg.antialias)

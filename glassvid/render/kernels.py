@@ -1,7 +1,8 @@
-"""Compiled per-pixel loops of the glass render's full-resolution stage (numba).
+"""Compiled per-pixel loops of the glass render (numba).
 
-The optics are smooth and traced at a working resolution (:mod:`glassvid.render.glass`);
-what runs at full resolution -- the fields brought up to each object pixel, the width
+The optics are smooth and traced at a working resolution (:mod:`glassvid.render.glass`):
+the surfaces' normals, a hollow object's cavity and each pixel's ray through them are
+loops over that grid (below, "the optics at the working resolution"). What runs at full resolution -- the fields brought up to each object pixel, the width
 of each pixel's lookup, the plate sampled there (blurred by frost, mip-mapped at the
 rims), the shading and the composite -- is a few arithmetic operations per pixel on
 a few dozen values. As numpy passes it was some 30 whole-box arrays per frame, each
@@ -251,3 +252,229 @@ def shade_and_composite(
                 i = v * top + 0.5  # as linear_to_srgb: round half up, clip, truncate
                 i = min(max(i, 0.0), float(top))
                 frame[box_y0 + y, box_x0 + x, c] = srgb_lut[int(i)]
+
+
+# -- the optics at the working resolution ---------------------------------------------------
+# Planar fields (HxW, or 3xHxW for normals) sampled bilinearly at a point; a ray's steps are
+# a few dozen dependent lookups and refractions per pixel, which as numpy passes over the
+# object's pixels cost more in calls than in arithmetic (blackswan: 3.5 of a 13 ms render).
+
+_MIN_DZ = 1e-3  # a ray's z component is held to this when dividing by it (nearly sideways rays)
+
+
+@njit(**_JIT)
+def _plane(field: np.ndarray, x: float, y: float, constant: bool) -> float:
+    """``field`` (HxW) at (x, y), bilinear; beyond the edge the edge value, or 0 when ``constant``
+    (``cv2.BORDER_REPLICATE`` / ``cv2.BORDER_CONSTANT``)."""
+    h, w = field.shape
+    fx, fy = math.floor(x), math.floor(y)
+    ax, ay = x - fx, y - fy
+    total = 0.0
+    for dy in range(2):
+        yy = int(fy) + dy
+        wy = ay if dy else 1.0 - ay
+        for dx in range(2):
+            xx = int(fx) + dx
+            wx = ax if dx else 1.0 - ax
+            if constant and (xx < 0 or xx >= w or yy < 0 or yy >= h):
+                continue
+            total += wx * wy * field[min(max(yy, 0), h - 1), min(max(xx, 0), w - 1)]
+    return total
+
+
+@njit(**_JIT)
+def _unit(x: float, y: float, z: float) -> tuple[float, float, float]:
+    n = max(math.sqrt(x * x + y * y + z * z), 1e-12)
+    return x / n, y / n, z / n
+
+
+@njit(**_JIT)
+def _normal_at(normals: np.ndarray, x: float, y: float, back: bool) -> tuple[float, float, float]:
+    """The unit normal of the HxWx3 field at (x, y) (edge replicated); ``back``: of the surface
+    mirrored front to back (z flips), turned to face a ray going away from the camera."""
+    x0, x1, wx = _taps(x, normals.shape[1])
+    y0, y1, wy = _taps(y, normals.shape[0])
+    nx, ny, nz = _unit(_lerp2(normals, y0, y1, wy, x0, x1, wx, 0), _lerp2(normals, y0, y1, wy, x0, x1, wx, 1), _lerp2(normals, y0, y1, wy, x0, x1, wx, 2))
+    return (-nx, -ny, nz) if back else (nx, ny, nz)
+
+
+@njit(**_JIT)
+def _refract(dx: float, dy: float, dz: float, nx: float, ny: float, nz: float, eta: float) -> tuple[float, float, float]:
+    """Snell's law: the unit direction of ray ``d`` after crossing a surface of unit normal ``n``
+    (facing against ``d``), ``eta`` = n_from / n_to; under total internal reflection, the
+    mirror direction."""
+    cosi = -(dx * nx + dy * ny + dz * nz)
+    k = 1.0 - eta * eta * (1.0 - cosi * cosi)
+    if k < 0.0:
+        return _unit(dx + 2.0 * cosi * nx, dy + 2.0 * cosi * ny, dz + 2.0 * cosi * nz)
+    a = eta * cosi - math.sqrt(k)
+    return _unit(eta * dx + a * nx, eta * dy + a * ny, eta * dz + a * nz)
+
+
+@njit(**_JIT)
+def _exit_depth(height: np.ndarray, x: float, y: float, slope_x: float, slope_y: float, far: float, march: int, bisect: int) -> float:
+    """How deep below the front surface a ray with screen slope (slope_x, slope_y) per unit of
+    depth, entering at (x, y), meets the back surface ``+height``: marched in ``march`` steps
+    to ``far``, then ``bisect`` halvings of the step that crossed it (``far`` if none did).
+    (A ray bent inwards near the rim exits where the object is much thicker than where it
+    entered, so a local estimate will not do.)"""
+    here = height[int(y), int(x)]
+    lo, hi = 0.0, far
+    for k in range(1, march + 1):
+        step = far * k / march
+        if step - here >= _plane(height, x + slope_x * step, y + slope_y * step, True):
+            hi = step
+            break
+        lo = step
+    for _ in range(bisect):
+        mid = 0.5 * (lo + hi)
+        if mid - here >= _plane(height, x + slope_x * mid, y + slope_y * mid, True):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@njit(**_JIT)
+def surface_normals(height: np.ndarray) -> np.ndarray:
+    """Outward unit normals (HxWx3) of the front surface ``z = -height`` (HxW, pixels), facing the
+    camera (z < 0): ``(-dh/dx, -dh/dy, -1)`` normalised, the derivatives central differences
+    with the edge replicated (``cv2.Sobel`` with ``ksize=1``, ``scale=0.5``)."""
+    h, w = height.shape
+    out = np.empty((h, w, 3), np.float32)
+    for y in range(h):
+        up, down = max(y - 1, 0), min(y + 1, h - 1)
+        for x in range(w):
+            gx = 0.5 * (height[y, min(x + 1, w - 1)] - height[y, max(x - 1, 0)])
+            gy = 0.5 * (height[down, x] - height[up, x])
+            nx, ny, nz = _unit(-gx, -gy, -1.0)
+            out[y, x, 0], out[y, x, 1], out[y, x, 2] = nx, ny, nz
+    return out
+
+
+@njit(**_JIT)
+def cavity_fields(unit_height: np.ndarray, radius_px: float, thickness: float, wall: float) -> tuple[np.ndarray, np.ndarray]:
+    """A thin-walled shell's cavity over the working grid: ``(h_in, wall_dz)``, HxW float32.
+
+    The outer surface is the inflated silhouette (``unit_height`` in [0, 1], half-depth
+    ``thickness * radius_px * unit_height``); the inner one is the same shape ``wall``
+    half-widths smaller: for a circular cross-section of radius R at distance r from the
+    axis, ``sqrt((R - W)^2 - r^2)``. ``h_in`` is the cavity's half-depth (pixels, 0 where a
+    ray meets no cavity: the rims), ``wall_dz`` the wall's depth along the view.
+    """
+    h, w = unit_height.shape
+    h_in = np.empty((h, w), np.float32)
+    wall_dz = np.empty((h, w), np.float32)
+    inner_r = radius_px * (1.0 - wall)
+    for y in range(h):
+        for x in range(w):
+            u = unit_height[y, x]
+            r = radius_px * math.sqrt(min(max(1.0 - u * u, 0.0), 1.0))  # distance from the axis
+            h_in[y, x] = thickness * math.sqrt(max(inner_r * inner_r - r * r, 0.0))
+            wall_dz[y, x] = max(thickness * radius_px * u - h_in[y, x], 0.0)
+    return h_in, wall_dz
+
+
+@njit(**_PAR)
+def trace_rays(
+    height: np.ndarray,
+    n_front: np.ndarray,
+    h_in: np.ndarray,
+    n_in: np.ndarray,
+    wall_dz: np.ndarray,
+    index: np.ndarray,
+    ior: float,
+    plate_px: float,
+    far: float,
+    march: int,
+    bisect: int,
+    min_exit_cos: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the view ray of each object pixel ``index`` (flat in the HxW working grid) meets the plate.
+
+    The object's front surface is at ``-height`` and its back at ``+height`` about its
+    mid-plane (pixels; ``n_front`` HxWx3 the front's outward normals, the back's mirror
+    them). A view ray (0, 0, 1) refracts into the front (Snell, ``1 / ior``) and then:
+
+    - *solid* (``h_in`` empty, and the rims of a hollow object): crosses the glass to where
+      it first meets the back surface (:func:`_exit_depth`), refracts out there and travels
+      ``plate_px`` (along z) to the plate; a sphere focuses and so inverts a far background.
+    - *hollow* (``h_in``: HxW half-depth of the cavity, 0 where a ray meets none; ``n_in``
+      its near face's normals, HxWx3, the far face mirrors them; ``wall_dz`` the wall's depth
+      along z): crosses the front wall, refracts into the cavity, across it, into the back
+      wall and out of the back -- four refractions at two meniscus walls, so the middle
+      looks nearly straight through and the rims bend.
+
+    Returns ``(offset 2xN, path N, through N bool)``: pixels from each pixel to its plate
+    sample, glass crossed (pixels), and whether the ray crossed a cavity.
+    """
+    n = index.shape[0]
+    w = height.shape[1]
+    hollow = h_in.shape[0] > 0
+    offset = np.empty((2, n), np.float32)
+    path = np.empty(n, np.float32)
+    through = np.zeros(n, np.bool_)
+    for k in prange(n):
+        yi, xi = divmod(index[k], w)
+        x, y = float(xi), float(yi)
+        t1x, t1y, t1z = _refract(0.0, 0.0, 1.0, n_front[yi, xi, 0], n_front[yi, xi, 1], n_front[yi, xi, 2], 1.0 / ior)
+        if hollow and h_in[yi, xi] > 0.0:
+            through[k] = True
+            front_dz = wall_dz[yi, xi]
+            tz = max(t1z, _MIN_DZ)
+            sx, sy = t1x * front_dz / tz, t1y * front_dz / tz
+            length = front_dz / tz
+            nx, ny, nz = _normal_at(n_in, x + sx, y + sy, False)
+            t2x, t2y, t2z = _refract(t1x, t1y, t1z, nx, ny, nz, ior)  # into the cavity
+            dz = 2.0 * _plane(h_in, x + sx, y + sy, False) / max(t2z, _MIN_DZ)  # across it
+            sx, sy = sx + t2x * dz, sy + t2y * dz
+            nx, ny, nz = _normal_at(n_in, x + sx, y + sy, True)
+            t3x, t3y, t3z = _refract(t2x, t2y, t2z, nx, ny, nz, 1.0 / ior)  # into the back wall
+            back_dz = _plane(wall_dz, x + sx, y + sy, False)
+            tz = max(t3z, _MIN_DZ)
+            sx, sy = sx + t3x * back_dz / tz, sy + t3y * back_dz / tz
+            length += back_dz / tz
+            nx, ny, nz = _normal_at(n_front, x + sx, y + sy, True)
+            ex, ey, ez = _refract(t3x, t3y, t3z, nx, ny, nz, ior)  # out of the back
+            go = plate_px / max(ez, _MIN_DZ)
+        else:
+            tz = max(t1z, _MIN_DZ)
+            depth = _exit_depth(height, x, y, t1x / tz, t1y / tz, far, march, bisect)
+            sx, sy = t1x / tz * depth, t1y / tz * depth
+            length = depth / tz
+            nx, ny, nz = _normal_at(n_front, x + sx, y + sy, True)
+            ex, ey, ez = _refract(t1x, t1y, t1z, nx, ny, nz, ior)
+            go = plate_px / max(ez, min_exit_cos)
+        offset[0, k] = sx + ex * go
+        offset[1, k] = sy + ey * go
+        path[k] = length
+    return offset, path, through
+
+
+@njit(**_JIT)
+def fill_ring(fields: np.ndarray, known: np.ndarray, ring: np.ndarray) -> None:
+    """Each pixel of ``ring`` (flat indices, N) takes the mean of its known 3x3 neighbours in
+    ``fields`` (HxWxC, in place), then is known (``known``: HxW uint8, in place): a 3x3 box
+    filter of the known values over one of the known mask, ``cv2.blur``'s reflected border.
+    Unknown pixels of ``fields`` must hold 0; the ring is written after it is found, so
+    its pixels do not feed each other."""
+    h, w, nc = fields.shape
+    sums = np.zeros((ring.shape[0], nc), np.float64)
+    for k in range(ring.shape[0]):
+        y, x = divmod(ring[k], w)
+        weight = 0.0
+        for dy in range(-1, 2):
+            yy = _reflect(y + dy, h)
+            for dx in range(-1, 2):
+                xx = _reflect(x + dx, w)
+                if known[yy, xx]:
+                    weight += 1.0
+                    for c in range(nc):
+                        sums[k, c] += fields[yy, xx, c]
+        for c in range(nc):
+            sums[k, c] /= max(weight, 1.0)
+    for k in range(ring.shape[0]):
+        y, x = divmod(ring[k], w)
+        known[y, x] = 1
+        for c in range(nc):
+            fields[y, x, c] = sums[k, c]

@@ -3,8 +3,9 @@
 Convention: camera at the origin looking down +z; screen x right, y down, in pixels.
 Vector fields are *planar*: shape ``(3, H, W)`` holding the x, y and z planes, which
 keeps every dot product a few contiguous multiply-adds (an ``HxWx3`` layout spends
-most of its time in strided reductions). A surface normal passed to :func:`refract`
-faces against the incoming ray (``dot(n, d) < 0``).
+most of its time in strided reductions). Surface normals face against the incoming
+ray (``dot(n, d) < 0``). Refraction itself is traced per pixel in compiled code
+(:func:`glassvid.render.kernels.trace_rays`).
 """
 
 from __future__ import annotations
@@ -47,47 +48,11 @@ def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-def normalize(v: np.ndarray) -> np.ndarray:
-    """Unit vectors of a planar field (zero vectors stay zero)."""
-    n = np.sqrt(dot(v, v))
-    return v / np.maximum(n, 1e-12)
-
-
 def view_rays(shape: tuple[int, int]) -> np.ndarray:
     """The viewing direction (0, 0, 1) at every pixel (orthographic: objects are small in the frame)."""
     d = np.zeros((3,) + shape, np.float32)
     d[2] = 1.0
     return d
-
-
-def height_normals(height_px: np.ndarray, *, facing: float = -1.0, at: np.ndarray | None = None) -> np.ndarray:
-    """Outward unit normals of a surface at depth ``z0 + facing * height`` (HxW, pixels): 3xHxW.
-
-    ``facing=-1``: the front surface bulging toward the camera (normals have z < 0);
-    ``facing=+1``: the mirrored back surface (normals have z > 0). ``at``: flat pixel
-    indices where only the normals are wanted (3xN), for a sparse object in a big box.
-    """
-    h = height_px.astype(np.float32)
-    gx = cv2.Sobel(h, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    gy = cv2.Sobel(h, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    if at is not None:
-        gx, gy = np.take(gx, at), np.take(gy, at)
-    return normalize(np.stack([-gx, -gy, np.full_like(gx, facing)]))
-
-
-def refract(d: np.ndarray, n: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Snell's law: direction of ``d`` after crossing a surface with normal ``n`` (facing ``-d``).
-
-    ``eta`` = n_from / n_to. Returns ``(t, tir)``: the unit refracted directions and an HxW
-    bool mask of total internal reflection (where ``t`` is the mirror reflection instead).
-    """
-    cosi = -dot(d, n)
-    k = 1.0 - eta * eta * (1.0 - cosi * cosi)
-    tir = k < 0
-    t = eta * d + (eta * cosi - np.sqrt(np.maximum(k, 0.0))) * n
-    if tir.any():
-        t = np.where(tir, d + 2.0 * cosi * n, t)
-    return normalize(t), tir
 
 
 def reflect(d: np.ndarray, n: np.ndarray) -> np.ndarray:
