@@ -23,10 +23,12 @@ from glassvid.io.source import ClipInfo
 
 __all__ = ["write_clip", "test_pattern", "pattern_index"]
 
-#: Red level of frame i in :func:`test_pattern` is PATTERN_BASE + PATTERN_STEP * (i % PATTERN_PERIOD).
+#: Frame i of :func:`test_pattern` carries the grey level PATTERN_BASE + PATTERN_STEP * (i % PATTERN_PERIOD)
+#: in a strip PATTERN_STRIP rows high along its bottom edge.
 PATTERN_BASE = 16
 PATTERN_STEP = 8
 PATTERN_PERIOD = 29
+PATTERN_STRIP = 16
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
@@ -79,17 +81,26 @@ def write_clip(
 
 def test_pattern(count: int, width: int = 96, height: int = 64) -> Iterator[np.ndarray]:
     """``count`` frames ``height x width x 3`` uint8 RGB: a moving square and gradients in
-    green/blue, and a flat red level that encodes the frame index (see :func:`pattern_index`)."""
+    green/blue over a flat red level, and a grey strip along the bottom whose level encodes
+    the frame index (see :func:`pattern_index`).
+
+    The index is grey, not a colour: 4:2:0 video keeps grey (luma) at full resolution, while
+    a colour level beside saturated gradients drifted 1-3 levels per encode, which after
+    two encodes could read as the next index.
+    """
     y, x = np.mgrid[0:height, 0:width]
-    side = max(4, min(width, height) // 4)
+    strip = min(PATTERN_STRIP, height // 4)
+    side = max(4, min(width, height - strip) // 4)
     for i in range(count):
+        level = PATTERN_BASE + PATTERN_STEP * (i % PATTERN_PERIOD)
         rgb = np.empty((height, width, 3), np.uint8)
-        rgb[..., 0] = PATTERN_BASE + PATTERN_STEP * (i % PATTERN_PERIOD)
+        rgb[..., 0] = level
         rgb[..., 1] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
         rgb[..., 2] = (y * 255 // max(height - 1, 1)).astype(np.uint8)
         x0 = (3 * i) % max(width - side, 1)
-        y0 = (2 * i) % max(height - side, 1)
+        y0 = (2 * i) % max(height - strip - side, 1)
         rgb[y0 : y0 + side, x0 : x0 + side, 1:] = (255, 40)
+        rgb[height - strip :] = level
         yield rgb
 
 
@@ -97,6 +108,7 @@ test_pattern.__test__ = False  # not a pytest test, despite its name
 
 
 def pattern_index(rgb: np.ndarray) -> int:
-    """The frame index (modulo 29) that :func:`test_pattern` encoded in ``rgb``."""
-    level = float(np.median(rgb[..., 0]))
+    """The frame index (modulo ``PATTERN_PERIOD``) that :func:`test_pattern` encoded in ``rgb``."""
+    strip = min(PATTERN_STRIP, rgb.shape[0] // 4)
+    level = float(np.median(rgb[rgb.shape[0] - strip + 1 : rgb.shape[0] - 1, 1:-1]))  # away from the strip's edges
     return int(round((level - PATTERN_BASE) / PATTERN_STEP)) % PATTERN_PERIOD
