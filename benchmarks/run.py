@@ -382,7 +382,7 @@ def section_plate(ctx: Context) -> str:
     """Clean plates vs inpainting, See-Through Score agreement, the loop (benchmarks/plate.py)."""
     import plate
 
-    return plate.section(ctx.work / "plate", quick=ctx.quick)
+    return plate.section(ctx.work / "plate", quick=ctx.quick, sheets=ctx.sheets)
 
 
 def section_masks(ctx: Context) -> str:

@@ -124,7 +124,6 @@ class PlateConfig:
     loop_target: float = _f(0.9, "Inpaint-and-score loop: stop refining a frame once its See-Through Score reaches this.", unit="score", range=(0.0, 1.0))
     loop_interval: int = _f(0, "Inpaint-and-score loop: score every this many frames with a hole (1 = every one); the choice made on a scored frame holds until the next one. 0 = no loop.", unit="frames", range=(0, 100000))
     loop_margin: float = _f(0.05, "Inpaint-and-score loop: a candidate replaces the recovered plate only when its score is higher by this much.", unit="score", range=(0.0, 1.0))
-    loop_low_confidence: float = _f(0.25, "Inpaint-and-score loop: the 'low-confidence' candidate fills pixels whose plate confidence is below this like never-seen ones.", unit="confidence", range=(0.0, 1.0))
 
 
 @dataclass

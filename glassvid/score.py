@@ -29,10 +29,14 @@ Three factors, each in [0, 1], multiply::
   ``EXCESS_DETAIL / ratio``. A background without detail gives 1.
 - **continuity** -- the plate the glass shows is the background: it continues across
   the boundary of the hole it filled, and holds no piece of the object. The second
-  part is the fraction of the hole whose colour a histogram model (object inside the
-  mask vs the background in a ring around it, ``COLOUR_BINS`` bins per channel) calls
-  the object's, beyond the rate it calls the background's own ring so (a mask that
-  missed part of the object lets pieces of it into the plate); the first, the seam:
+  part, ``leftover``, is the fraction of the hole whose colour a histogram model (object
+  inside the mask vs the background in a ring around it, ``COLOUR_BINS`` bins per
+  channel) calls the object's, beyond the rate it calls the background's own ring so (a
+  mask that missed part of the object lets pieces of it into the plate), combined with
+  the same fraction in a band ``LEFTOVER_EDGE_PX`` either side of the hole's boundary
+  (the object's rim, left in the plate where the mask fell short of it: thin, so its
+  share of the area is small, but the glass shows it along the whole outline); the
+  first, the seam:
   the background continues across the boundary of the hole the plate filled. Along that boundary (the mask grown by ``hole_px``, as the plate pass grew
   it), the plate's luminance difference *across* the boundary (``SEAM_STEP_PX`` either
   side) is compared with the differences at the same spacing on each side of it; a
@@ -82,6 +86,8 @@ SEAM_TOLERANCE = 1.5  # a seamless plate's ratio varies about 1 by this much alo
 HOLE_PX = 3  # default growth of the mask into the plate's hole (plate.hole_dilate_px)
 COLOUR_BINS = 16  # per RGB channel, for telling the object's colours from the background's
 COLOUR_RING_PX = 24  # the background's colours are taken this far around the object
+OBJECT_POSTERIOR = 0.85  # a colour is the object's when the model gives it this probability (equal priors): at least 5.7x more frequent on the object than around it
+LEFTOVER_EDGE_PX = 2  # the object's rim is looked for in the plate this far either side of the hole's boundary
 _MIN_COLOUR_SEPARATION = 0.5  # the object's own pixels must be called object this much more often than the background's
 _MIN_SHARE = 0.05  # below this background share the output is opaque: background detail is not rescaled further
 _MIN_PIXELS = 16  # fewer interior or ring pixels than this: the factor is not measured (1)
@@ -197,8 +203,8 @@ def colour_model(frame: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float
     po = ho / ho.sum()
     pb = hb / hb.sum()
     posterior = (po + _EPS) / (po + pb + 2 * _EPS)
-    self_rate = float((posterior[_colour_index(frame[interior])] > 0.5).mean())
-    background_rate = float((posterior[_colour_index(frame[ring])] > 0.5).mean())
+    self_rate = float((posterior[_colour_index(frame[interior])] > OBJECT_POSTERIOR).mean())
+    background_rate = float((posterior[_colour_index(frame[ring])] > OBJECT_POSTERIOR).mean())
     if self_rate - background_rate < _MIN_COLOUR_SEPARATION:
         return None
     return posterior, background_rate
@@ -209,30 +215,56 @@ def _colour_index(pixels: np.ndarray) -> np.ndarray:
     return (q[..., 0] * COLOUR_BINS + q[..., 1]) * COLOUR_BINS + q[..., 2]
 
 
-def object_coloured(plate: np.ndarray, frame: np.ndarray, mask: np.ndarray, hole_px: int = HOLE_PX) -> np.ndarray | None:
+def object_coloured(plate: np.ndarray, frame: np.ndarray, mask: np.ndarray, hole_px: int = HOLE_PX, *, rim_px: int = 0) -> np.ndarray | None:
     """HxW bool: pixels of the plate's hole whose colour is the object's rather than the background's.
 
     A plate is the background: object colours in it are pieces of the object carried in
-    from frames whose mask missed them. None when the colour model does not separate
-    object and background (:func:`colour_model`).
+    from frames whose mask missed them. ``rim_px`` > 0 looks instead outside the hole
+    (the mask grown by ``hole_px``), up to that far, at object-coloured pixels joined to
+    the hole: the object's rim, left where the mask fell short of its edge. None when the colour
+    model does not separate object and background (:func:`colour_model`).
     """
     model = colour_model(frame, mask)
     if model is None:
         return None
     posterior, _ = model
     hole = cv2.dilate(mask.astype(np.uint8), _disk(hole_px)) > 0 if hole_px > 0 else mask
-    return hole & (posterior[_colour_index(plate)] > 0.5)
+    like = posterior[_colour_index(plate)] > OBJECT_POSTERIOR
+    if rim_px <= 0:
+        return hole & like
+    near = like & ~hole & (cv2.dilate(hole.astype(np.uint8), _disk(rim_px)) > 0)
+    # only what touches the hole: object-coloured background further out is not the object's rim
+    _, parts = cv2.connectedComponents((near | hole).astype(np.uint8), connectivity=8)
+    joined = np.unique(parts[hole])
+    return near & np.isin(parts, joined[joined > 0])
 
 
 def plate_leftover(plate: np.ndarray, frame: np.ndarray, mask: np.ndarray, hole_px: int = HOLE_PX) -> float:
-    """Fraction of the plate's hole that looks like the object, beyond the background's own rate (0-1)."""
+    """How much of the plate looks like the object, beyond the background's own rate (0-1).
+
+    Two measures, combined as independent defects (``1 - (1 - area) (1 - edge)``): the
+    share of the plate's hole (the mask grown by ``hole_px``) in the object's colours --
+    pieces carried in from frames whose mask missed them -- and the same share in a band
+    ``LEFTOVER_EDGE_PX`` either side of the hole's boundary -- the object's rim, left
+    where the mask fell short of the object's edge. A rim is thin: as a share of the
+    hole's area it would hardly count, yet the glass shows it all along its outline.
+    """
     model = colour_model(frame, mask)
     if model is None:
         return 0.0
     posterior, rate = model
     hole = cv2.dilate(mask.astype(np.uint8), _disk(hole_px)) > 0 if hole_px > 0 else mask
-    frac = float((posterior[_colour_index(plate[hole])] > 0.5).mean())
-    return min(1.0, max(0.0, (frac - rate) / max(1.0 - rate, 1e-6)))
+    like = posterior[_colour_index(plate)] > OBJECT_POSTERIOR
+
+    def beyond_rate(sel: np.ndarray) -> float:
+        frac = float(like[sel].mean()) if sel.any() else 0.0
+        return min(1.0, max(0.0, (frac - rate) / max(1.0 - rate, 1e-6)))
+
+    h8 = hole.astype(np.uint8)
+    din = cv2.distanceTransform(h8, cv2.DIST_L2, 3)
+    dout = cv2.distanceTransform(1 - h8, cv2.DIST_L2, 3)
+    edge = ((din > 0) & (din <= LEFTOVER_EDGE_PX)) | ((dout > 0) & (dout <= LEFTOVER_EDGE_PX))
+    return 1.0 - (1.0 - beyond_rate(hole)) * (1.0 - beyond_rate(edge))
 
 
 def seam_ratio(plate: np.ndarray, mask: np.ndarray, hole_px: int = HOLE_PX) -> float | None:

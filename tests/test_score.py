@@ -92,6 +92,20 @@ def test_pieces_of_the_object_in_the_plate_count_against_it(synthetic):
     assert see_through(plate, frame, mask, plate).score < 0.9 * see_through(bg, frame, mask, bg).score
 
 
+def test_the_objects_rim_left_in_the_plate_counts_against_it(synthetic):
+    """A mask that falls short of the object's edge leaves its rim in the plate: thin, a small
+    share of the hole, but the glass shows it all along the outline."""
+    frame, mask, bg = synthetic
+    short = disc(*mask.shape, 64, 48, 20)  # the mask, 4 px inside the object's edge
+    ring = mask & ~cv2.dilate(short.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(bool)
+    plate = bg.copy()
+    plate[ring] = frame[ring]  # outside the hole (the mask grown by 3 px): the object's own pixels
+    clean = see_through(bg, frame, short, bg)
+    rimmed = see_through(plate, frame, short, plate)
+    assert ring.sum() < 0.2 * short.sum()
+    assert rimmed.continuity < 0.8 * clean.continuity and rimmed.score < 0.85 * clean.score
+
+
 def test_no_object_no_score_and_clip_mean(synthetic):
     frame, mask, bg = synthetic
     empty = see_through(frame, frame, np.zeros_like(mask), bg)

@@ -172,8 +172,7 @@ def invent_on_keyframes(
                     rgb = fallback(rgb, left)
             elif unknown.any():
                 rgb = fallback(rgb, unknown)
-            extra = {"alt": np.where(unknown[..., None], rgb, d["alt"])} if "alt" in d else {}
-            store.save_arrays("plate", i, box=d["box"], rgb=rgb, age=d["age"], source=d["source"], conf=d["conf"], **extra)
+            store.save_arrays("plate", i, box=d["box"], rgb=rgb, age=d["age"], source=d["source"], conf=d["conf"])
         progress(n // 2 + (n - i) // 2)
 
     if not (store.dir / "keyframes-done.json").is_file():

@@ -341,7 +341,7 @@ def recover_plates(
     # on disk, so memory stays one box per sweep and the merging work is shared
     fallback = inpainter if not keyframed else OpenCVInpainter(radius_px=cfg.inpaint_radius_px, method=cfg.inpaint_method)
     if not (store.dir / "sweeps.json").is_file():
-        merger = _Merger(clip, cfg, inpainter, stats, keyframed=keyframed, alternatives=loop_on)
+        merger = _Merger(clip, cfg, inpainter, stats, keyframed=keyframed)
         done = [0]
 
         holes = HoleSource(clip, cfg.hole_dilate_px)
@@ -388,7 +388,7 @@ def recover_plates(
         if (store.dir / "loop.json").is_file():
             stats.loop = store.load_json("loop.json")
         else:
-            stats.loop = PlateLoop(cfg, matte_feather_px=matte_feather_px + GlassConfig().edge_px).run(clip, stats)
+            stats.loop = PlateLoop(cfg, matte_feather_px=matte_feather_px + GlassConfig().edge_px).run(clip)
             store.save_json("loop.json", stats.loop)
     return stats.to_dict()
 
@@ -405,9 +405,9 @@ class _Merger:
     (its :class:`_Spool`), the second merges them with its own into the frame's plate (or
     ``known/`` for keyframes)."""
 
-    def __init__(self, clip: ClipCache, cfg: PlateConfig, inpainter: Inpainter, stats: PlateStats, *, keyframed: bool, alternatives: bool) -> None:
+    def __init__(self, clip: ClipCache, cfg: PlateConfig, inpainter: Inpainter, stats: PlateStats, *, keyframed: bool) -> None:
         self.clip, self.cfg, self.inpainter, self.stats = clip, cfg, inpainter, stats
-        self.keyframed, self.alternatives = keyframed, alternatives
+        self.keyframed = keyframed
         self.store = clip.plate_store
         self.store.dir.mkdir(parents=True, exist_ok=True)
         self.spools = {d: _Spool(self.store.dir / f"{d}.sightings") for d in ("fwd", "bwd")}
@@ -438,17 +438,16 @@ class _Merger:
 
     def merge(self, i: int, hole: np.ndarray, fwd: Sightings, bwd: Sightings, sampler: FrameSampler) -> None:
         cfg, store = self.cfg, self.store
-        rgb, age, src, conf, hole_c, alt = _combine(i, fwd, bwd, hole, cfg, sampler, alternatives=self.alternatives)
-        extra = {"alt": alt} if alt is not None else {}
+        rgb, age, src, conf, hole_c = _combine(i, fwd, bwd, hole, cfg, sampler)
         unknown = hole_c & ~np.isfinite(age)
         seen = hole_c & np.isfinite(age)
         box = np.array(plate_box(hole))
         if self.keyframed:
-            store.save_arrays("known", i, box=box, rgb=rgb, age=age, source=src, conf=conf.astype(np.float16), hole=_pack(hole_c), **extra)
+            store.save_arrays("known", i, box=box, rgb=rgb, age=age, source=src, conf=conf.astype(np.float16), hole=_pack(hole_c))
         else:
             if unknown.any():
                 rgb = self.inpainter(np.ascontiguousarray(rgb), unknown)
-            store.save_arrays("plate", i, box=box, rgb=rgb, age=age, source=src, conf=conf.astype(np.float16), **extra)
+            store.save_arrays("plate", i, box=box, rgb=rgb, age=age, source=src, conf=conf.astype(np.float16))
         with self.lock:
             st = self.stats
             st.frames_with_hole += 1
@@ -516,15 +515,11 @@ def _combine(
     hole: np.ndarray,
     cfg: PlateConfig,
     sampler: FrameSampler,
-    *,
-    alternatives: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Frame ``i``'s plate inside its box from the two sweeps' sightings.
 
     Returns ``(rgb hxwx3 uint8, age hxw float32 (0 visible, inf unseen), source hxw int32
-    (the frame shown; -1 unseen), conf hxw float32, hole_c hxw bool, alt)`` over
-    :func:`plate_box`; ``alt`` (with ``alternatives``, else None) is the plate each pixel
-    would have from the other sweep's sighting (the same where only one saw it).
+    (the frame shown; -1 unseen), conf hxw float32, hole_c hxw bool)`` over :func:`plate_box`.
     """
     box = plate_box(hole)
     x0, y0, x1, y1 = box
@@ -541,11 +536,10 @@ def _combine(
     wa, c, s = merge((fa[0], fa[2]), (fb[0], fb[2]), i, cfg.confidence_half_life, cfg.blend_ratio)
     seen = s >= 0
     fx, fy = px.astype(np.float32), py.astype(np.float32)
-    # each sweep's colour where it counts (both where blended or, for the loop, where both saw)
-    want_other = alternatives
+    # each sweep's colour where it counts (both where blended)
     cols = []
     for (src_k, d_k, _), weight in ((fa, wa), (fb, 1.0 - wa)):
-        use = (weight > 0) | (want_other & (src_k >= 0))
+        use = weight > 0
         cols.append(sampler.sample(np.where(use, src_k, NO_SOURCE), fx + d_k[:, 0], fy + d_k[:, 1]) if use.any() else np.zeros((len(ys), 3), np.float32))
     col = wa[:, None] * cols[0] + (1.0 - wa)[:, None] * cols[1]
     sy, sx = ys[seen], xs[seen]
@@ -553,10 +547,4 @@ def _combine(
     age[ys, xs] = np.where(seen, np.abs(i - s), np.inf)
     src[ys, xs] = np.where(seen, s, _INVENTED_SOURCE)
     conf[ys, xs] = np.where(seen, c, 0.0)
-    alt = None
-    if alternatives:
-        # the sweep that did not win alone: the plate the other direction would give
-        other = np.where((wa >= 0.5)[:, None], np.where((fb[0] >= 0)[:, None], cols[1], col), np.where((fa[0] >= 0)[:, None], cols[0], col))
-        alt = rgb.copy()
-        alt[sy, sx] = _to_uint8(other[seen])
-    return rgb, age, src, conf, hole_c, alt
+    return rgb, age, src, conf, hole_c
