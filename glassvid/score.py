@@ -52,13 +52,13 @@ per-pixel map of the first two for finding weak regions.
 Agreement with ground truth (``tests/test_score.py``, ``benchmarks/plate.py``, frames 8,
 24 and 40 of each scene of ``../shared/data/gt/``): it ranks ``glass/`` above glassvid's
 render above the 50 % blend of the input with its inpainting above the opaque input on
-both scenes (cup_slide 1.00 > 0.98 > 0.06 > 0; sphere_orbit 0.99 > 0.92 > 0.03 > 0).
+both scenes (cup_slide 1.00 > 0.98 > 0.06 > 0; sphere_orbit 0.99 > 0.84 > 0.03 > 0).
 Across the truth with defects applied (the opaque object mixed back in at 0-100 %, the
 plate shifted by 2-8 px, the refraction scaled by 0.5-4x, the last two as the change
 they make in glassvid's render) its Spearman correlation with PSNR against ``glass/`` is
-0.83 and 0.84; without the refraction defects 1.00 and 0.91. It cannot tell a
+0.89 and 0.84; without the refraction defects 1.00 and 0.98. It cannot tell a
 refraction of the wrong strength (that needs the object's true shape and IOR), and
-the same defects applied to glassvid's render instead of the truth give 0.69 and 0.76:
+the same defects applied to glassvid's render instead of the truth give 0.71 and 0.71:
 there PSNR barely moves (the render is 17-18 dB from the truth whatever is done to
 it; mixing a quarter of the bright opaque sphere back in even raises it), while the
 score falls with every defect.
