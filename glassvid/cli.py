@@ -102,7 +102,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 @click.option("--matte", type=click.Path(path_type=str), help="Folder of per-frame mattes you already have (skips segmentation).")
 @click.option("--plate", type=click.Path(path_type=str), help="Clean plate you already have: one image, or a folder of per-frame images (skips background recovery).")
 @click.option("--save-masks", type=click.Path(path_type=str), help="Also write the per-frame masks (0/255 PNG) to this folder.")
-@click.option("--save-plate", type=click.Path(path_type=str), help="Also write the per-frame clean plates (PNG) to this folder.")
+@click.option("--save-plate", type=click.Path(path_type=str), help="Also write the per-frame clean plates (PNG) to this folder, and their confidence (8-bit, 255 = seen in that frame, 0 = invented) to its confidence/ folder.")
 @click.option("--work-dir", type=click.Path(path_type=str), help="Cache folder (default: $GLASSVID_CACHE or ~/.cache/glassvid).")
 @click.option("--frames", "frame_range", help="Process only frames FIRST-LAST (inclusive, 0-based).")
 @click.option("--fps", type=float, help="Frame rate of an image-sequence input (default 24).")
