@@ -38,10 +38,15 @@ Per frame, everything runs in a window around the object, resampled to at most
 5. **Finding it again.** Flow cannot bridge an occluder that passes over the object
    (the flow there is the occluder's, and the mask leaves with it) or a loss. Every
    few steps, and on every unsure one, the prompt frame's object is looked for around
-   the tracked place (around where it was last seen once lost, ever wider): each
-   offset is scored by the colour memory's log-likelihood ratio over the object's
-   samples, which also knows what stood beside it. A clearly better place elsewhere
-   restarts the mask there as the prompt mask, moved (tracking by detection).
+   the tracked place (around where it was last seen once lost, ever wider), at its
+   tracked scale: each placement is scored by how much likelier its colours are on
+   the object at that place (the colour memory's object counts) than anywhere in the
+   current frame, less a prior for the distance from where it was last seen with
+   confidence (a look-alike far away loses to the object near its last place). The
+   best place's scale is refined to the one that gathers the most evidence. A clearly
+   better place elsewhere restarts the mask there as the prompt mask, moved and
+   scaled (tracking by detection); an unsure mask on a place that looks nothing like
+   the object, with no match anywhere, is given up (the object is lost).
 
 A prompt mask drawn with a margin around the object (a padded removal or roto
 matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`).
@@ -111,17 +116,26 @@ _PAD_EDGE_CONTRAST = 2.0  # a layer whose median gradient is this many times the
 _FIND_EVERY = 4  # every this many steps (and on every unsure one; once lost, every this many frames) the prompt object is looked for (see _find)
 _FIND_BELOW = 0.35  # a step below this confidence looks at once
 _FIND_RADIUS = 1.5  # the search reaches this many object sizes from the tracked place
-_FIND_ACCEPT = 0.5  # a place is the object when its match score is at least this share of the prompt frame's own
+_FIND_ACCEPT = 0.4  # a place is the object when its match score is at least this share of the prompt frame's own
 _FIND_GAIN = 0.25  # ... and beats the tracked place's by this share of it (while the mask is not lost)
 _FIND_AWAY = 0.5  # ... and lies this far (fraction of the object's narrower side) from the tracked place
 _FIND_SAMPLES = 400  # object pixels of the prompt frame each match is scored on
-_FIND_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio
 _FIND_LLR_CLIP = 3.0  # one sample's log-likelihood ratio counts at most this much either way
 _FIND_MIN_SELF = 0.5  # a prompt object scoring less than this on its own frame is too like its surroundings to look for
 _FIND_STEP = 0.15  # coarse search step, fraction of the object's narrower side (then refined to 1 px)
 _FIND_COARSE_STRIDE = 4  # the coarse search scores every this many object samples
 _FIND_MAX_OFFSETS = 20_000  # the coarse step grows so that no search scores more places than this
 _FIND_SPREAD = 0.5  # once lost, the search radius grows by this many object sizes per frame
+_FIND_SCALE_STEP = 2.0**0.25  # a match's scale is refined to this factor either way (see _find)
+_FIND_SCALE_MIN = 0.25  # scales (relative to the prompt frame's object) are kept at least this
+_FIND_SCALE_MAX = 4.0  # ... and at most this
+_FIND_VISIBLE = 0.5  # a placement with at least this share of the object in the frame is scored on that part alone (less: proportionally less)
+_FIND_GONE = -0.1  # an unsure step whose tracked place scores below this share of the prompt frame's own, with no match elsewhere, has lost the object
+_FIND_REFINE_PEAKS = 3  # the coarse search's best this many separate places are refined
+_FIND_PRIOR = 0.1  # a place one object size from the last confident one scores this share of the prompt frame's own less
+_FIND_OBJECT_PRIOR = 0.25  # a memory cell's object colours are mixed with the object's overall ones, this share of a typical cell's count
+_FIND_DENSITY_FLOOR = 1e-5  # added to every colour density before its log: never-seen colours decide nothing extreme
+
 
 
 @dataclass
@@ -156,7 +170,9 @@ class _Appearance:
 
     ``shape``: the prompt mask's crop (bool) whose top-left is ``corner`` (x, y).
     ``inside``: (K, 2) int prompt-frame (x, y) of sampled object pixels, ``inside_base``
-    their colour memory cell's offset into the flat grids. A place's match score is
+    their colour memory cell's offset into the flat grids, ``obj_log`` the log density of
+    the object's colours per cell (:func:`_object_log`). A placement is (scale, x, y): the
+    object scaled about its box's centre, then moved. Its match score is
     :func:`_match_scores`; ``self_score`` is the prompt frame's own.
     """
 
@@ -164,7 +180,26 @@ class _Appearance:
     corner: tuple[int, int]
     inside: np.ndarray
     inside_base: np.ndarray
+    obj_log: np.ndarray
     self_score: float = 1.0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """The prompt mask's box centre (x, y): placements scale about it."""
+        sh, sw = self.shape.shape
+        return self.corner[0] + 0.5 * sw, self.corner[1] + 0.5 * sh
+
+    def align(self, place: np.ndarray) -> np.ndarray:
+        """3x3 map from a frame where the object sits at ``place`` (scale, x, y) to the prompt frame."""
+        s, ox, oy = (float(v) for v in place)
+        cx, cy = self.centre
+        return np.array([[1.0 / s, 0.0, cx - (cx + ox) / s], [0.0, 1.0 / s, cy - (cy + oy) / s], [0.0, 0.0, 1.0]])
+
+    def place(self, align: np.ndarray) -> np.ndarray:
+        """The placement (scale, x, y) that ``align`` (no rotation) puts the object at."""
+        s = 1.0 / float(align[0, 0])
+        cx, cy = self.centre
+        return np.array([s, s * (cx - float(align[0, 2])) - cx, s * (cy - float(align[1, 2])) - cy])
 
 
 @dataclass
@@ -191,7 +226,7 @@ class ClassicState:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     margin: int = 0  # px the prompt mask reaches past the object's own boundary; masks are returned grown by it
     appearance: _Appearance | None = None
-    anchor: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # last confident offset from the prompt frame (x, y px)
+    anchor: np.ndarray = field(default_factory=lambda: np.float32([1, 0, 0]))  # last confident placement of the prompt object (scale, x, y px; see _Appearance)
     lost_for: int = 0  # frames since the mask was lost
     steps: int = 0  # steps taken (the search for the prompt object runs every _FIND_EVERY)
 
@@ -373,7 +408,7 @@ class ClassicMasks:
             state.frame = frame
             if state.lost_for % _FIND_EVERY:
                 return state.mask, 0.0
-            radius = state.size0 * (1.0 + _FIND_SPREAD * state.lost_for)
+            radius = state.size0 * state.anchor[0] * (1.0 + _FIND_SPREAD * state.lost_for)
             found = self._find(state, frame, state.anchor, radius, tracked=None)
             return found if found is not None else (state.mask, 0.0)
         win, size = self._window(pbox, flow_to_prev, state.velocity, (h, w))
@@ -443,12 +478,14 @@ class ClassicMasks:
         state.align = align
         state.mask = mask
         state.frame = frame
-        tracked = -align[:2, 2].astype(np.float32)  # where the prompt object is now: frame = prompt frame + offset
-        if confidence >= _FIND_BELOW:
-            state.anchor = tracked
         state.steps += 1
+        if state.appearance is None:
+            return _with_margin(mask, state.margin), float(confidence)
+        tracked = state.appearance.place(align)  # where the prompt object is now (scale, x, y)
+        if confidence >= _FIND_BELOW:
+            state.anchor = tracked.astype(np.float32)
         if confidence < _FIND_BELOW or state.steps % _FIND_EVERY == 0:
-            found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0, tracked=tracked)
+            found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0 * tracked[0], tracked=tracked, unsure=confidence < _COLLAPSE_CONFIDENCE)
             if found is not None:
                 return found
         return _with_margin(mask, state.margin), float(confidence)
@@ -583,73 +620,115 @@ class ClassicMasks:
         state.lost_for = 0
         return state.mask, 0.0
 
-    def _find(self, state: ClassicState, frame: np.ndarray, centre: np.ndarray, radius: float, tracked: np.ndarray | None) -> tuple[np.ndarray, float] | None:
-        """Look for the prompt object within ``radius`` px of offset ``centre``; on a clear match, restart there.
+    def _find(self, state: ClassicState, frame: np.ndarray, centre: np.ndarray, radius: float, tracked: np.ndarray | None, unsure: bool = False) -> tuple[np.ndarray, float] | None:
+        """Look for the prompt object within ``radius`` px of placement ``centre`` (scale, x, y); on a clear match, restart there.
 
         Tracking-by-detection for what flow cannot bridge: an object that an occluder
-        covered (the mask went with the occluder) or that was lost. Offsets of the prompt
-        frame's object are scored against the colour memory (:func:`_match_scores`),
-        coarse to fine. A match is taken when it scores ``_FIND_ACCEPT`` of the prompt
-        frame's own score and, while a mask is tracked (``tracked``: its offset), beats
-        that place by ``_FIND_GAIN`` away from it. The mask restarts as the prompt mask
-        moved there, with a confidence below ``_FIND_BELOW`` (so the next step looks
-        again); the steps after refine it.
+        covered (the mask went with the occluder) or that was lost. Placements of the
+        prompt frame's object at ``centre``'s scale are scored (:func:`_match_scores`),
+        coarse to fine, less the distance from the last confident placement
+        (``_FIND_PRIOR``: a look-alike far away loses to the object near where it was
+        seen); the best one's scale is then refined to the one that gathers the most
+        evidence there. A match is taken when its score is ``_FIND_ACCEPT`` of the prompt
+        frame's own and, while a mask is tracked (``tracked``: its placement), beats the
+        best placement near the tracked one, at the match's scale, by ``_FIND_GAIN`` of
+        it. The mask restarts as the prompt mask moved and scaled there, with a confidence
+        below ``_FIND_BELOW`` (so the next step looks again); the steps after refine it.
         """
         app, mem = state.appearance, state.memory
         if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
             return None  # no prompt object, or one whose colours do not tell it from its surroundings
         codes = _colour_codes(frame, mem.bits)
+        flog = _frame_log_density(codes, mem.bits)
         h, w = codes.shape
-        # offsets that keep at least part of the object in the frame
-        x0, y0 = app.corner
         sh, sw = app.shape.shape
-        lo_x, hi_x = max(centre[0] - radius, -x0 - sw + 1), min(centre[0] + radius, w - 1 - x0)
-        lo_y, hi_y = max(centre[1] - radius, -y0 - sh + 1), min(centre[1] + radius, h - 1 - y0)
+        cx, cy = app.centre
+        narrow = min(sh, sw)
+        sc0 = float(centre[0])
+        # placements that keep at least part of the scaled object in the frame
+        hx, hy = 0.5 * sc0 * sw, 0.5 * sc0 * sh
+        lo_x, hi_x = max(centre[1] - radius, -cx - hx + 1), min(centre[1] + radius, w - 1 - cx + hx)
+        lo_y, hi_y = max(centre[2] - radius, -cy - hy + 1), min(centre[2] + radius, h - 1 - cy + hy)
         if lo_x > hi_x or lo_y > hi_y:
             return None
-        step = max(1.0, _FIND_STEP * min(sh, sw), float(np.sqrt((hi_x - lo_x + 1) * (hi_y - lo_y + 1) / _FIND_MAX_OFFSETS)))
+        step = max(1.0, _FIND_STEP * sc0 * narrow, float(np.sqrt((hi_x - lo_x + 1) * (hi_y - lo_y + 1) / _FIND_MAX_OFFSETS)))
         gx, gy = np.meshgrid(np.arange(lo_x, hi_x + 1e-6, step), np.arange(lo_y, hi_y + 1e-6, step))
-        offsets = np.stack([gx.ravel(), gy.ravel()], 1)
-        scores = _match_scores(mem, app, codes, offsets, stride=_FIND_COARSE_STRIDE)
+        cand = np.stack([np.full(gx.size, sc0), gx.ravel(), gy.ravel()], 1)
+        prior_at, prior_size = state.anchor, max(sh, sw) * float(state.anchor[0])
+
+        def penalty(at: np.ndarray) -> np.ndarray:
+            """The prior: distance from the last confident placement, in object sizes, times its weight."""
+            return _FIND_PRIOR * app.self_score * np.hypot(at[:, 1] - prior_at[1], at[:, 2] - prior_at[2]) / prior_size
+
+        def score(at: np.ndarray) -> np.ndarray:
+            return _match_scores(app, codes, flog, at)
 
         def refine(at: np.ndarray, step: float) -> tuple[np.ndarray, float]:
-            """The best offset around ``at``, narrowing to 1 px, scored on every sample."""
-            best, score = at, float(_match_scores(mem, app, codes, at[None, :])[0])
+            """The best placement around ``at`` (its scale, narrowing to 1 px, scored on every sample with the prior) and its score."""
+            best, value = at, float(score(at[None, :])[0] - penalty(at[None, :])[0])
             while step > 1.0:
                 step = max(1.0, step / 3.0)
-                fx, fy = np.meshgrid(best[0] + step * np.arange(-2, 3), best[1] + step * np.arange(-2, 3))
-                around = np.stack([fx.ravel(), fy.ravel()], 1)
-                s = _match_scores(mem, app, codes, around)
-                if float(s.max()) > score:
-                    best, score = around[int(np.argmax(s))], float(s.max())
-            return best, score
+                fx, fy = np.meshgrid(best[1] + step * np.arange(-2, 3), best[2] + step * np.arange(-2, 3))
+                around = np.stack([np.full(fx.size, best[0]), fx.ravel(), fy.ravel()], 1)
+                s = score(around) - penalty(around)
+                if float(s.max()) > value:
+                    best, value = around[int(np.argmax(s))], float(s.max())
+            return best, float(score(best[None, :])[0])
 
+        quality = _match_scores(app, codes, flog, cand, stride=_FIND_COARSE_STRIDE)
+        ranked = quality - penalty(cand)
         here = -np.inf
         if tracked is not None:
             # the match must be elsewhere than the tracked place, and beat the best near it
-            near = np.hypot(offsets[:, 0] - tracked[0], offsets[:, 1] - tracked[1]) < _FIND_AWAY * min(sh, sw)
-            start = offsets[int(np.argmax(np.where(near, scores, -np.inf)))] if near.any() else tracked.astype(np.float64)
-            here = max(refine(start, step)[1], float(_match_scores(mem, app, codes, tracked[None, :].astype(np.float64))[0]))
-            scores = np.where(near, -np.inf, scores)
-        if not np.isfinite(scores).any():
+            near = np.hypot(cand[:, 1] - tracked[1], cand[:, 2] - tracked[2]) < _FIND_AWAY * tracked[0] * narrow
+            if near.any():
+                here = refine(cand[int(np.argmax(np.where(near, quality, -np.inf)))], step)[1]
+            here = max(here, float(score(tracked[None, :].astype(np.float64))[0]))
+            ranked = np.where(near, -np.inf, ranked)
+        if not np.isfinite(ranked).any():
             return None
-        best, score = refine(offsets[int(np.argmax(scores))], step)
-        if score < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score):
+        # the coarse grid can straddle a narrow peak: the best few separate candidates are refined
+        best, value, top = None, -np.inf, -np.inf
+        for _ in range(_FIND_REFINE_PEAKS):
+            i = int(np.argmax(ranked))
+            if not np.isfinite(ranked[i]):
+                break
+            b, v = refine(cand[i], step)
+            if v - penalty(b[None, :])[0] > top:
+                best, value, top = b, v, v - penalty(b[None, :])[0]
+            ranked = np.where(np.hypot(cand[:, 1] - cand[i, 1], cand[:, 2] - cand[i, 2]) < _FIND_AWAY * sc0 * narrow, -np.inf, ranked)
+        # the scale: the one next to the searched one that gathers the most evidence (score times scale
+        # squared: a placement too large takes in background, one too small leaves object out)
+        for f in (_FIND_SCALE_STEP, 1.0 / _FIND_SCALE_STEP):
+            sc = float(np.clip(best[0] * f, _FIND_SCALE_MIN, _FIND_SCALE_MAX))
+            b, v = refine(np.array([sc, best[1], best[2]]), _FIND_STEP * sc * narrow)
+            if v * sc**2 > value * best[0] ** 2:
+                best, value = b, v
+        if tracked is not None and not np.isclose(best[0], tracked[0]):
+            # scores compare at one scale: the tracked place, at the match's
+            here = max(here, refine(np.array([best[0], tracked[1], tracked[2]]), _FIND_AWAY * best[0] * narrow)[1])
+        if value < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score):
+            if unsure and here < _FIND_GONE * app.self_score:
+                return self._lost(state, frame)  # nothing like the object where the mask is, nor elsewhere
             return None
-        tx, ty = int(round(best[0])), int(round(best[1]))
-        mask = np.zeros((h, w), bool)
-        ax0, ay0 = x0 + tx, y0 + ty
-        cx0, cy0, cx1, cy1 = max(0, ax0), max(0, ay0), min(w, ax0 + sw), min(h, ay0 + sh)
-        mask[cy0:cy1, cx0:cx1] = app.shape[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0]
+        mask = self._placed(app, best, (h, w))
         if not mask.any():
             return None
-        align = np.eye(3)
-        align[:2, 2] = (-tx, -ty)
-        state.mask, state.frame, state.align = mask, frame, align
+        state.mask, state.frame, state.align = mask, frame, app.align(best)
         state.velocity = np.zeros(2, np.float32)
-        state.anchor = np.float32([tx, ty])
+        state.anchor = best.astype(np.float32)
         state.lost_for = 0
-        return _with_margin(mask, state.margin), min(1.0, score / max(app.self_score, 1e-6)) * _FIND_BELOW
+        return _with_margin(mask, state.margin), min(1.0, value / max(app.self_score, 1e-6)) * _FIND_BELOW
+
+    @staticmethod
+    def _placed(app: _Appearance, place: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        """The prompt mask at ``place`` (scale, x, y) in a frame of size ``hw`` (HxW bool)."""
+        h, w = hw
+        x0, y0 = app.corner
+        s, ox, oy = (float(v) for v in place)
+        cx, cy = app.centre
+        m = np.float32([[s, 0, cx + ox - s * (cx - x0)], [0, s, cy + oy - s * (cy - y0)]])
+        return cv2.warpAffine(app.shape.astype(np.uint8), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
 
     # -- colour models ------------------------------------------------------------------------------------
     def _memory(self, frame: np.ndarray, mask: np.ndarray) -> ColourMemory:
@@ -784,30 +863,62 @@ def _appearance(mem: ColourMemory, frame: np.ndarray, mask: np.ndarray) -> _Appe
     cx = np.floor((pts[:, 0] - mem.origin[0]) / mem.cell).astype(np.int64)
     cy = np.floor((pts[:, 1] - mem.origin[1]) / mem.cell).astype(np.int64)
     cell = np.where((cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny), cy * nx + cx, ny * nx)  # off the grid: the empty cell
-    app = _Appearance(mask[y0:y1, x0:x1].copy(), (x0, y0), pts, cell * (1 << (3 * mem.bits)))
-    app.self_score = float(_match_scores(mem, app, _colour_codes(frame, mem.bits), np.zeros((1, 2)))[0])
+    app = _Appearance(mask[y0:y1, x0:x1].copy(), (x0, y0), pts, cell * (1 << (3 * mem.bits)), _object_log(mem))
+    codes = _colour_codes(frame, mem.bits)
+    app.self_score = float(_match_scores(app, codes, _frame_log_density(codes, mem.bits), np.array([[1.0, 0.0, 0.0]]))[0])
     return app
 
 
-def _match_scores(mem: ColourMemory, app: _Appearance, codes: np.ndarray, offsets: np.ndarray, stride: int = 1) -> np.ndarray:
-    """Per offset (M x 2, x y px): how much the frame there looks like the prompt object, against its surroundings.
+def _object_log(mem: ColourMemory) -> np.ndarray:
+    """Flat log density of the object's colours per memory cell (the empty cell appended), for :func:`_match_scores`.
 
-    The mean over the object's samples of the colour memory's log-likelihood ratio
-    (object vs background counts of that colour at that place on the object, clipped to
-    +-``_FIND_LLR_CLIP``). The memory's background counts include what stood beside the
-    object on the prompt frame, so a similar neighbour scores low where its colours
-    differ (a purple top where the object wore a blue one); samples outside the frame
-    count as background. ``stride``: score every so many samples (a coarse search).
+    Each cell's object counts, with ``_FIND_OBJECT_PRIOR`` (times a typical object cell's
+    count) of the object's colours over all cells added: a cell with few samples (along
+    the boundary) leans on the object's overall colours.
+    """
+    ncell = mem.fg.shape[0] * mem.fg.shape[1]
+    fg = mem.fg.reshape(ncell, -1).astype(np.float64)
+    per_cell = fg.sum(1)
+    overall = fg.sum(0) / max(float(per_cell.sum()), 1e-9)
+    k = _FIND_OBJECT_PRIOR * max(float(np.median(per_cell[per_cell > 1e-3])) if (per_cell > 1e-3).any() else 1.0, 1e-6)
+    dens = (fg + k * overall[None, :]) / (per_cell[:, None] + k)
+    dens = np.concatenate([dens, overall[None, :]])  # samples off the grid: the object's overall colours
+    return np.log(dens + _FIND_DENSITY_FLOOR).astype(np.float32).reshape(-1)
+
+
+def _frame_log_density(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Log density of a frame's colours in the colour memory's bins (blurred over neighbouring bins)."""
+    n = 1 << bits
+    hist = np.bincount(codes.ravel(), minlength=n**3).astype(np.float32).reshape(n, n, n)
+    for axis in range(3):
+        _blur_axis(hist, axis)
+    return np.log(hist.reshape(-1) / max(float(hist.sum()), 1.0) + _FIND_DENSITY_FLOOR).astype(np.float32)
+
+
+def _match_scores(app: _Appearance, codes: np.ndarray, frame_log: np.ndarray, places: np.ndarray, stride: int = 1) -> np.ndarray:
+    """Per placement (M x 3: scale, x, y px): how much the frame there looks like the prompt object, against the frame.
+
+    The mean over the object's samples, placed (scaled about the prompt box's centre, then
+    moved), of the log ratio of the colour's density on the object at that place (the
+    colour memory's cell) to its density over the whole frame (``frame_log``), clipped to
+    +-``_FIND_LLR_CLIP``; samples outside the frame count 0. A colour common on the object
+    there and rare in the frame scores high, one common everywhere (the background's) low.
+    Times the scale squared it is the evidence summed over the placed object's area, which
+    compares placements of different scales: a placement too large takes in background
+    (negative), one too small leaves object out. ``stride``: score every so many samples.
     """
     h, w = codes.shape
-    ox = np.round(offsets[:, 0]).astype(np.int64)[:, None]
-    oy = np.round(offsets[:, 1]).astype(np.int64)[:, None]
+    cx, cy = app.centre
+    sc = places[:, 0:1]
     pts, base = app.inside[::stride], app.inside_base[::stride]
-    x, y = pts[None, :, 0] + ox, pts[None, :, 1] + oy
+    x = np.round(cx + sc * (pts[None, :, 0] - cx) + places[:, 1:2]).astype(np.int64)
+    y = np.round(cy + sc * (pts[None, :, 1] - cy) + places[:, 2:3]).astype(np.int64)
     in_frame = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    idx = base[None, :] + codes[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
-    llr = np.log((mem.fg_flat[idx] + _FIND_PSEUDO_COUNT) / (mem.bg_flat[idx] + _FIND_PSEUDO_COUNT))
-    return np.where(in_frame, np.clip(llr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), -_FIND_LLR_CLIP).mean(axis=1)
+    col = codes[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
+    lr = app.obj_log[base[None, :] + col] - frame_log[col]
+    seen = np.count_nonzero(in_frame, axis=1)
+    mean = np.where(in_frame, np.clip(lr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), 0.0).sum(axis=1) / np.maximum(seen, 1)
+    return mean * np.minimum(1.0, seen / (_FIND_VISIBLE * pts.shape[0]))
 
 
 def _with_margin(mask: np.ndarray, margin: int) -> np.ndarray:

@@ -177,6 +177,37 @@ def test_an_occluder_that_carries_the_mask_away_loses_it_to_the_object() -> None
     assert min(scores[-3:]) > 0.8, scores
 
 
+def _found_when_lost(prompt_frame: np.ndarray, prompt_mask: np.ndarray, frame: np.ndarray, anchor: tuple[float, float, float]) -> np.ndarray:
+    """The mask the search for a lost object (last seen at placement ``anchor``: scale, x, y) restarts on ``frame``."""
+    masker = ClassicMasks(MaskConfig())
+    state = masker.start(prompt_frame, prompt_mask)
+    state.mask = np.zeros((H, W), bool)
+    state.anchor = np.float32(anchor)
+    found = masker._find(state, frame, state.anchor, float(W), tracked=None)
+    assert found is not None
+    return found[0]
+
+
+def test_an_object_found_again_at_another_scale_is_restarted_at_that_scale() -> None:
+    # it went away small and comes back nearer the camera, 1.2 times as large
+    frames, masks = _clip([(50, 60)], textured=True, r=18.0)
+    bigger, big_mask = _clip([(100, 60)], textured=True, r=21.6)
+    got = _found_when_lost(frames[0], masks[0], bigger[0], (1.0, 0.0, 0.0))
+    assert iou(got, big_mask[0]) > 0.85  # the prompt's own size would give (18 / 21.6)^2 = 0.69
+
+
+def test_a_look_alike_far_away_loses_to_the_object_near_where_it_was_seen() -> None:
+    # two copies of the object: the one near its last place has a thin bar over it (it scores a
+    # little less), the other one is whole but three object sizes away
+    frames, masks = _clip([(40, 60)], textured=False, r=14.0)
+    bg = _background()
+    near, far = _disc(60, 60, 14.0), _disc(140, 60, 14.0)
+    frame = _paint(_paint(bg, far, 140, 60, False), near, 60, 60, False)
+    frame[:, 66:68] = (128, 128, 128)
+    got = _found_when_lost(frames[0], masks[0], frame, (1.0, 20.0, 0.0))
+    assert iou(got, near) > 0.8 and not (got & far).any()
+
+
 def test_confidence_drops_when_the_object_disappears_in_place() -> None:
     # the object is simply gone from frame 5 on: what is left of the mask sits on background the prompt
     # frame never showed there, and says so (in-place disappearance is not turned into empty masks)
