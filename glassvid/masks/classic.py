@@ -117,7 +117,7 @@ _FIND_EVERY = 4  # every this many steps (and on every unsure one; once lost, ev
 _FIND_BELOW = 0.35  # a step below this confidence looks at once
 _FIND_RADIUS = 1.5  # the search reaches this many object sizes from the tracked place
 _FIND_ACCEPT = 0.4  # a place is the object when its match score is at least this share of the prompt frame's own
-_FIND_GAIN = 0.25  # ... and beats the tracked place's by this share of it (while the mask is not lost)
+_FIND_GAIN = 0.25  # ... and beats the tracked place's by this share of it (while the mask is not lost; plus the prior's difference, see _find)
 _FIND_AWAY = 0.5  # ... and lies this far (fraction of the object's narrower side) from the tracked place
 _FIND_SAMPLES = 400  # object pixels of the prompt frame each match is scored on
 _FIND_LLR_CLIP = 3.0  # one sample's log-likelihood ratio counts at most this much either way
@@ -632,7 +632,7 @@ class ClassicMasks:
         evidence there. A match is taken when its score is ``_FIND_ACCEPT`` of the prompt
         frame's own and, while a mask is tracked (``tracked``: its placement), beats the
         best placement near the tracked one, at the match's scale, by ``_FIND_GAIN`` of
-        it. The mask restarts as the prompt mask moved and scaled there, with a confidence
+        it plus the prior's difference between the two. The mask restarts as the prompt mask moved and scaled there, with a confidence
         below ``_FIND_BELOW`` (so the next step looks again); the steps after refine it.
         """
         app, mem = state.appearance, state.memory
@@ -681,9 +681,12 @@ class ClassicMasks:
         if tracked is not None:
             # the match must be elsewhere than the tracked place, and beat the best near it
             near = np.hypot(cand[:, 1] - tracked[1], cand[:, 2] - tracked[2]) < _FIND_AWAY * tracked[0] * narrow
+            here_at = tracked.astype(np.float64)
             if near.any():
-                here = refine(cand[int(np.argmax(np.where(near, quality, -np.inf)))], step)[1]
-            here = max(here, float(score(tracked[None, :].astype(np.float64))[0]))
+                here_at, here = refine(cand[int(np.argmax(np.where(near, quality, -np.inf)))], step)
+            tq = float(score(tracked[None, :].astype(np.float64))[0])
+            if tq > here:
+                here_at, here = tracked.astype(np.float64), tq
             ranked = np.where(near, -np.inf, ranked)
         if not np.isfinite(ranked).any():
             return None
@@ -707,7 +710,10 @@ class ClassicMasks:
         if tracked is not None and not np.isclose(best[0], tracked[0]):
             # scores compare at one scale: the tracked place, at the match's
             here = max(here, refine(np.array([best[0], tracked[1], tracked[2]]), _FIND_AWAY * best[0] * narrow)[1])
-        if value < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score):
+        # the prior counts here too: a match farther than the tracked place from where the object was last
+        # seen with confidence must beat it by that much more
+        farther = penalty(best[None, :])[0] - penalty(here_at[None, :])[0] if tracked is not None else 0.0
+        if value < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score + farther):
             if unsure and here < _FIND_GONE * app.self_score:
                 return self._lost(state, frame)  # nothing like the object where the mask is, nor elsewhere
             return None

@@ -208,6 +208,22 @@ def test_a_look_alike_far_away_loses_to_the_object_near_where_it_was_seen() -> N
     assert iou(got, near) > 0.8 and not (got & far).any()
 
 
+def test_a_tracked_object_partly_hidden_keeps_its_mask_against_a_whole_look_alike_far_away() -> None:
+    # the tracked copy has a bar over a fifth of it; the whole one, three object sizes away, scores
+    # clearly more, but not by as much as the distance from where the object was last seen counts
+    frames, masks = _clip([(40, 60)], textured=False, r=14.0)
+    near, far = _disc(60, 60, 14.0), _disc(140, 60, 14.0)
+    frame = _paint(_paint(_background(), far, 140, 60, False), near, 60, 60, False)
+    frame[:, 64:68] = (128, 128, 128)
+    masker = ClassicMasks(MaskConfig())
+    state = masker.start(frames[0], masks[0])
+    state.mask = near.copy()
+    state.anchor = np.float32([1.0, 20.0, 0.0])
+    tracked = np.array([1.0, 20.0, 0.0])
+    assert masker._find(state, frame, tracked, float(W), tracked=tracked) is None
+    assert (state.mask == near).all()
+
+
 def test_confidence_drops_when_the_object_disappears_in_place() -> None:
     # the object is simply gone from frame 5 on: what is left of the mask sits on background the prompt
     # frame never showed there, and says so (in-place disappearance is not turned into empty masks)
