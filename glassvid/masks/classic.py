@@ -66,6 +66,7 @@ import numpy as np
 
 from glassvid.config import MaskConfig
 from glassvid.errors import PromptError
+from glassvid.masks.kernels import match_scores
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import dilate_mask
 from glassvid.prompts import Prompt
@@ -131,6 +132,7 @@ _FIND_SCALE_MIN = 0.25  # scales (relative to the prompt frame's object) are kep
 _FIND_SCALE_MAX = 4.0  # ... and at most this
 _FIND_VISIBLE = 0.5  # a placement with at least this share of the object in the frame is scored on that part alone (less: proportionally less)
 _FIND_GONE = -0.1  # an unsure step whose tracked place scores below this share of the prompt frame's own, with no match elsewhere, has lost the object
+_FIND_RESCALE_STEP = 0.05  # a match tried at the next scale is refined from this step (fraction of the object's narrower side)
 _FIND_REFINE_PEAKS = 3  # the coarse search's best this many separate places are refined
 _FIND_PRIOR = 0.1  # a place one object size from the last confident one scores this share of the prompt frame's own less
 _FIND_OBJECT_PRIOR = 0.25  # a memory cell's object colours are mixed with the object's overall ones, this share of a typical cell's count
@@ -665,15 +667,18 @@ class ClassicMasks:
 
         def refine(at: np.ndarray, step: float) -> tuple[np.ndarray, float]:
             """The best placement around ``at`` (its scale, narrowing to 1 px, scored on every sample with the prior) and its score."""
-            best, value = at, float(score(at[None, :])[0] - penalty(at[None, :])[0])
+            best, value, pen = at, -np.inf, 0.0
+            step = max(3.0, step)  # the first grid (a third of it) is centred on ``at``: no separate look at ``at``
             while step > 1.0:
                 step = max(1.0, step / 3.0)
                 fx, fy = np.meshgrid(best[1] + step * np.arange(-2, 3), best[2] + step * np.arange(-2, 3))
                 around = np.stack([np.full(fx.size, best[0]), fx.ravel(), fy.ravel()], 1)
-                s = score(around) - penalty(around)
-                if float(s.max()) > value:
-                    best, value = around[int(np.argmax(s))], float(s.max())
-            return best, float(score(best[None, :])[0])
+                p = penalty(around)
+                s = score(around) - p
+                i = int(np.argmax(s))
+                if float(s[i]) > value:
+                    best, value, pen = around[i], float(s[i]), float(p[i])
+            return best, value + pen
 
         quality = _match_scores(app, codes, flog, cand, stride=_FIND_COARSE_STRIDE)
         ranked = quality - penalty(cand)
@@ -704,7 +709,7 @@ class ClassicMasks:
         # squared: a placement too large takes in background, one too small leaves object out)
         for f in (_FIND_SCALE_STEP, 1.0 / _FIND_SCALE_STEP):
             sc = float(np.clip(best[0] * f, _FIND_SCALE_MIN, _FIND_SCALE_MAX))
-            b, v = refine(np.array([sc, best[1], best[2]]), _FIND_STEP * sc * narrow)
+            b, v = refine(np.array([sc, best[1], best[2]]), _FIND_RESCALE_STEP * sc * narrow)
             if v * sc**2 > value * best[0] ** 2:
                 best, value = b, v
         if tracked is not None and not np.isclose(best[0], tracked[0]):
@@ -913,18 +918,10 @@ def _match_scores(app: _Appearance, codes: np.ndarray, frame_log: np.ndarray, pl
     compares placements of different scales: a placement too large takes in background
     (negative), one too small leaves object out. ``stride``: score every so many samples.
     """
-    h, w = codes.shape
     cx, cy = app.centre
-    sc = places[:, 0:1]
     pts, base = app.inside[::stride], app.inside_base[::stride]
-    x = np.round(cx + sc * (pts[None, :, 0] - cx) + places[:, 1:2]).astype(np.int64)
-    y = np.round(cy + sc * (pts[None, :, 1] - cy) + places[:, 2:3]).astype(np.int64)
-    in_frame = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    col = codes[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
-    lr = app.obj_log[base[None, :] + col] - frame_log[col]
-    seen = np.count_nonzero(in_frame, axis=1)
-    mean = np.where(in_frame, np.clip(lr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), 0.0).sum(axis=1) / np.maximum(seen, 1)
-    return mean * np.minimum(1.0, seen / (_FIND_VISIBLE * pts.shape[0]))
+    dx, dy = pts[:, 0].astype(np.float64) - cx, pts[:, 1].astype(np.float64) - cy
+    return match_scores(np.ascontiguousarray(places, np.float64), dx, dy, np.ascontiguousarray(base), codes, app.obj_log, frame_log, float(cx), float(cy), _FIND_LLR_CLIP, _FIND_VISIBLE)
 
 
 def _with_margin(mask: np.ndarray, margin: int) -> np.ndarray:
