@@ -28,7 +28,12 @@ Per frame, everything runs in a window around the object, resampled to at most
    share for colour (``colour_floor``) that lets it cut occluders out of the object
    and regrow parts the motion lost. The mask may not grow farther than a band
    around the carried one in one frame, so it cannot creep onto similar-looking
-   background.
+   background. Motion layers: where the object and the background move clearly
+   differently (a camera following the object), a pixel whose colour the memory did
+   not show on the object there and whose flow is the background's is background or
+   an occluder passing with the background (a tree trunk in front of a rider), even
+   if it was carried in the mask. Only such pixels: legs planted on the ground and
+   shadows move like the background too, but their colours are the object's.
 4. **Safeguards.** A mask that collapses in one frame with little evidence is
    replaced by the carried one (a short occlusion or a motion-blurred frame); a
    mask that leaves the frame shrinks with it and regrows when it comes back; a
@@ -122,6 +127,11 @@ _FIND_STEP = 0.15  # coarse search step, fraction of the object's narrower side 
 _FIND_COARSE_STRIDE = 4  # the coarse search scores every this many object samples
 _FIND_MAX_OFFSETS = 20_000  # the coarse step grows so that no search scores more places than this
 _FIND_SPREAD = 0.5  # once lost, the search radius grows by this many object sizes per frame
+_LAYER_MIN_PX = 2.0  # object and background motions closer than this (work px per frame) are not told apart by motion
+_LAYER_FULL_PX = 4.0  # ... and fully told apart this much farther apart
+_LAYER_SPREAD = 0.25  # the flow's spread around a layer's motion, fraction of the two motions' distance (plus 1 work px)
+_LAYER_LOGIT = 2.0  # most a pixel's layer evidence counts (log-likelihood ratio, clipped) ...
+_LAYER_WEIGHT = 2.0  # ... and its weight against the object's log-odds (2 x 2: an unseen pixel moving as the background keeps ~2 % of its odds)
 
 
 @dataclass
@@ -388,7 +398,7 @@ class ClassicMasks:
         curf = cur.astype(np.float32)
 
         # 2. motion hypotheses -> carried label (prior) and how much to trust it
-        prior, trust, motion = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s)
+        prior, trust, motion, bg_affine = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s)
         align = state.align @ motion
         hard = prior > 0.5
         if not hard.any():
@@ -409,6 +419,9 @@ class ClassicMasks:
         omega = np.maximum(cfg.snap_weight * np.exp(-np.minimum(dist * dist / (sigma * sigma), 50.0)), cfg.colour_floor)
         carried_p = trust * prior + (1.0 - trust) * _UNTRUSTED_PRIOR
         post = omega * p_colour + (1.0 - omega) * carried_p
+        if bg_affine is not None:
+            object_flow = -state.velocity / np.array([win.sx, win.sy], np.float32)
+            post = _motion_layers(post, flow, object_flow, bg_affine, ~seen)
         reach = d_out <= band
         post = np.where(reach, post, 0.0).astype(np.float32)
         raw = post > 0.5
@@ -470,8 +483,10 @@ class ClassicMasks:
         return _Window(x0, y0, x1, y1, max(4, int(round(cw * s))), max(4, int(round(ch * s)))), size
 
     def _motion_prior(self, state, win, cur, prev, carried, flow, ok, pbox, size_w):
-        """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), and the object's motion
-        (3x3, full px, this frame -> previous) from competing motion hypotheses; updates ``state.velocity``."""
+        """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), the object's motion
+        (3x3, full px, this frame -> previous) and the background's (2x3 affine, work px, this frame ->
+        previous; None when it could not be fitted) from competing motion hypotheses; updates
+        ``state.velocity``."""
         wh, ww = carried.shape
         gx = np.arange(ww, dtype=np.float32)
         gy = np.arange(wh, dtype=np.float32)
@@ -530,7 +545,7 @@ class ClassicMasks:
         trust = _PHOTO_TOLERANCE / (_PHOTO_TOLERANCE + best / 3.0)
         if ok is not None:
             trust = trust * (_INVALID_TRUST + (1.0 - _INVALID_TRUST) * ok)
-        return prior.astype(np.float32), trust.astype(np.float32), motion
+        return prior.astype(np.float32), trust.astype(np.float32), motion, bg_affine
 
     def _colour(self, state: ClassicState, win: _Window, cur: np.ndarray, align: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per work pixel: object probability from colour, the colour model's confidence, and whether
@@ -808,6 +823,33 @@ def _match_scores(mem: ColourMemory, app: _Appearance, codes: np.ndarray, offset
     idx = base[None, :] + codes[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
     llr = np.log((mem.fg_flat[idx] + _FIND_PSEUDO_COUNT) / (mem.bg_flat[idx] + _FIND_PSEUDO_COUNT))
     return np.where(in_frame, np.clip(llr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), -_FIND_LLR_CLIP).mean(axis=1)
+
+
+def _motion_layers(post: np.ndarray, flow: np.ndarray, object_flow: np.ndarray, bg_affine: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """``post`` (object probability per work pixel) lowered where an ``unseen`` pixel's flow is the background's.
+
+    ``flow``: HxWx2 (work px, this frame -> previous); ``object_flow``: the object's translation
+    (x, y, same units); ``bg_affine``: the background's motion (2x3, this frame -> previous). Per
+    pixel, the log-likelihood ratio of the flow under the background's motion against the
+    object's (Gaussian, spread ``_LAYER_SPREAD`` of the two motions' distance plus 1 px),
+    clipped to ``[0, _LAYER_LOGIT]`` (a pixel moving as the object is left to colour), times
+    how clearly the two motions differ there (from ``_LAYER_MIN_PX`` to ``_LAYER_FULL_PX``
+    more), lowers the pixel's log-odds ``_LAYER_WEIGHT`` times.
+    """
+    wh, ww = post.shape
+    gx = np.arange(ww, dtype=np.float32)[None, :]
+    gy = np.arange(wh, dtype=np.float32)[:, None]
+    bx = bg_affine[0, 0] * gx + bg_affine[0, 1] * gy + (bg_affine[0, 2] - gx)
+    by = bg_affine[1, 0] * gx + bg_affine[1, 1] * gy + (bg_affine[1, 2] - gy)
+    fx, fy = flow[..., 0], flow[..., 1]
+    to_object = (fx - object_flow[0]) ** 2 + (fy - object_flow[1]) ** 2
+    to_background = (fx - bx) ** 2 + (fy - by) ** 2
+    apart = (bx - object_flow[0]) ** 2 + (by - object_flow[1]) ** 2
+    llr = (to_object - to_background) / (2.0 * (_LAYER_SPREAD**2 * apart + 1.0))
+    distinct = np.clip((np.sqrt(apart) - _LAYER_MIN_PX) / _LAYER_FULL_PX, 0.0, 1.0)
+    shift = _LAYER_WEIGHT * np.where(unseen, distinct * np.clip(llr, 0.0, _LAYER_LOGIT), 0.0)
+    p = np.clip(post, 1e-4, 1.0 - 1e-4)
+    return (p / (p + (1.0 - p) * np.exp(shift))).astype(np.float32)
 
 
 def _with_margin(mask: np.ndarray, margin: int) -> np.ndarray:
