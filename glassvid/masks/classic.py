@@ -12,7 +12,10 @@ Per frame, everything runs in a window around the object, resampled to at most
    behind the object, where the dense flow smears the object's motion, is labelled
    by the background's own motion. Where no hypothesis explains a pixel (it was
    hidden in the previous frame) or the flow fails its forward-backward check, the
-   carried label is trusted less.
+   carried label is trusted less. The object's velocity (it aligns the colour memory)
+   may not jump to one that the memory fits clearly worse than the last one: when the
+   mask holds some of an occluder or background moving past the object, the match and
+   the flow inside it both follow that, and the memory would be pulled off the object.
 2. **Appearance.** The prompt frame is the only ground truth, so its colours are
    kept, object-centric, in a grid over (cell y, cell x, R, G, B): object and
    background counts per cell, learned once from the prompt mask and looked up at
@@ -28,7 +31,12 @@ Per frame, everything runs in a window around the object, resampled to at most
    share for colour (``colour_floor``) that lets it cut occluders out of the object
    and regrow parts the motion lost. The mask may not grow farther than a band
    around the carried one in one frame, so it cannot creep onto similar-looking
-   background.
+   background. Motion layers: where the object and the background move clearly
+   differently (a camera following the object), a pixel whose colour the memory did
+   not show on the object there and whose flow is the background's is background or
+   an occluder passing with the background (a tree trunk in front of a rider), even
+   if it was carried in the mask. Only such pixels: legs planted on the ground and
+   shadows move like the background too, but their colours are the object's.
 4. **Safeguards.** A mask that collapses in one frame with little evidence is
    replaced by the carried one (a short occlusion or a motion-blurred frame); a
    mask that leaves the frame shrinks with it and regrows when it comes back; a
@@ -41,7 +49,9 @@ Per frame, everything runs in a window around the object, resampled to at most
    the tracked place (around where it was last seen once lost, ever wider): each
    offset is scored by the colour memory's log-likelihood ratio over the object's
    samples, which also knows what stood beside it. A clearly better place elsewhere
-   restarts the mask there as the prompt mask, moved (tracking by detection).
+   restarts the mask there as the prompt mask, moved (tracking by detection). A mask
+   that has left the place the memory follows (it went with an occluder while the
+   velocity held on the object, see 1.) restarts there as soon as the object scores there.
 
 A prompt mask drawn with a margin around the object (a padded removal or roto
 matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`).
@@ -122,6 +132,14 @@ _FIND_STEP = 0.15  # coarse search step, fraction of the object's narrower side 
 _FIND_COARSE_STRIDE = 4  # the coarse search scores every this many object samples
 _FIND_MAX_OFFSETS = 20_000  # the coarse step grows so that no search scores more places than this
 _FIND_SPREAD = 0.5  # once lost, the search radius grows by this many object sizes per frame
+_FIND_LEFT = 0.2  # a mask with less than this share inside the prompt mask at the memory's place has left it
+_LAYER_MIN_PX = 2.0  # object and background motions closer than this (work px per frame) are not told apart by motion
+_LAYER_FULL_PX = 4.0  # ... and fully told apart this much farther apart
+_LAYER_SPREAD = 0.25  # the flow's spread around a layer's motion, fraction of the two motions' distance (plus 1 work px)
+_LAYER_LOGIT = 2.0  # most a pixel's layer evidence counts (log-likelihood ratio, clipped) ...
+_LAYER_WEIGHT = 2.0  # ... and its weight against the object's log-odds (2 x 2: an unseen pixel moving as the background keeps ~2 % of its odds)
+_MEMORY_JUMP = 0.05  # a velocity this far from the last one (fraction of the object's size, + 2 px) must also fit the colour memory
+_MEMORY_JUMP_GAIN = 0.1  # ... the last velocity stands when the memory scores it this share of the prompt frame's own score higher
 
 
 @dataclass
@@ -388,7 +406,7 @@ class ClassicMasks:
         curf = cur.astype(np.float32)
 
         # 2. motion hypotheses -> carried label (prior) and how much to trust it
-        prior, trust, motion = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s)
+        prior, trust, motion, bg_affine = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s, frame)
         align = state.align @ motion
         hard = prior > 0.5
         if not hard.any():
@@ -409,6 +427,9 @@ class ClassicMasks:
         omega = np.maximum(cfg.snap_weight * np.exp(-np.minimum(dist * dist / (sigma * sigma), 50.0)), cfg.colour_floor)
         carried_p = trust * prior + (1.0 - trust) * _UNTRUSTED_PRIOR
         post = omega * p_colour + (1.0 - omega) * carried_p
+        if bg_affine is not None:
+            object_flow = -state.velocity / np.array([win.sx, win.sy], np.float32)
+            post = _motion_layers(post, flow, object_flow, bg_affine, ~seen)
         reach = d_out <= band
         post = np.where(reach, post, 0.0).astype(np.float32)
         raw = post > 0.5
@@ -448,7 +469,11 @@ class ClassicMasks:
             state.anchor = tracked
         state.steps += 1
         if confidence < _FIND_BELOW or state.steps % _FIND_EVERY == 0:
-            found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0, tracked=tracked)
+            # a mask that went with an occluder while the velocity held on the object has left the place the
+            # colour memory follows: the object is there again as soon as it scores there
+            found = self._restart_at(state, frame, tracked) if self._mask_left(state, tracked) else None
+            if found is None:
+                found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0, tracked=tracked)
             if found is not None:
                 return found
         return _with_margin(mask, state.margin), float(confidence)
@@ -469,9 +494,11 @@ class ClassicMasks:
         s = min(1.0, float(np.sqrt(self.cfg.work_pixels / (cw * ch))))
         return _Window(x0, y0, x1, y1, max(4, int(round(cw * s))), max(4, int(round(ch * s)))), size
 
-    def _motion_prior(self, state, win, cur, prev, carried, flow, ok, pbox, size_w):
-        """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), and the object's motion
-        (3x3, full px, this frame -> previous) from competing motion hypotheses; updates ``state.velocity``."""
+    def _motion_prior(self, state, win, cur, prev, carried, flow, ok, pbox, size_w, frame):
+        """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), the object's motion
+        (3x3, full px, this frame -> previous) and the background's (2x3 affine, work px, this frame ->
+        previous; None when it could not be fitted) from competing motion hypotheses; updates
+        ``state.velocity``. ``frame``: this frame (full, for the colour memory's check of the velocity)."""
         wh, ww = carried.shape
         gx = np.arange(ww, dtype=np.float32)
         gy = np.arange(wh, dtype=np.float32)
@@ -504,6 +531,8 @@ class ClassicMasks:
             v = g
         else:
             v = last  # nothing agrees: keep going as before
+        if np.hypot(*(v - last)) > _MEMORY_JUMP * size_w * win.sx + 2.0 and self._memory_prefers(state, frame, last, v):
+            v = last  # the jump fits the prompt frame's object worse: an occluder or the background took the mask
         state.velocity = v.astype(np.float32)
         r = max(1, int(round(_AFFINE_RING * size_w)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -530,7 +559,17 @@ class ClassicMasks:
         trust = _PHOTO_TOLERANCE / (_PHOTO_TOLERANCE + best / 3.0)
         if ok is not None:
             trust = trust * (_INVALID_TRUST + (1.0 - _INVALID_TRUST) * ok)
-        return prior.astype(np.float32), trust.astype(np.float32), motion
+        return prior.astype(np.float32), trust.astype(np.float32), motion, bg_affine
+
+    def _memory_prefers(self, state: ClassicState, frame: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether velocity ``a`` (full px) puts the prompt frame's object where it fits the colour memory
+        clearly better (by ``_MEMORY_JUMP_GAIN`` of the prompt frame's own score) than velocity ``b``."""
+        app, mem = state.appearance, state.memory
+        if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
+            return False
+        here = -state.align[:2, 2]
+        sa, sb = _match_scores_in(mem, app, frame, np.stack([here + a, here + b]).astype(np.float64))
+        return bool(sa > sb + _MEMORY_JUMP_GAIN * app.self_score)
 
     def _colour(self, state: ClassicState, win: _Window, cur: np.ndarray, align: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per work pixel: object probability from colour, the colour model's confidence, and whether
@@ -582,6 +621,21 @@ class ClassicMasks:
         state.frame = frame
         state.lost_for = 0
         return state.mask, 0.0
+
+    def _mask_left(self, state: ClassicState, tracked: np.ndarray) -> bool:
+        """Whether less than ``_FIND_LEFT`` of the mask lies inside the prompt mask placed at offset ``tracked``."""
+        app = state.appearance
+        n = np.count_nonzero(state.mask)
+        if app is None or n == 0:
+            return False
+        h, w = state.mask.shape
+        sh, sw = app.shape.shape
+        ax0, ay0 = app.corner[0] + int(round(float(tracked[0]))), app.corner[1] + int(round(float(tracked[1])))
+        cx0, cy0, cx1, cy1 = max(0, ax0), max(0, ay0), min(w, ax0 + sw), min(h, ay0 + sh)
+        if cx1 <= cx0 or cy1 <= cy0:
+            return True
+        shape = app.shape[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0]
+        return np.count_nonzero(shape & state.mask[cy0:cy1, cx0:cx1]) < _FIND_LEFT * n
 
     def _find(self, state: ClassicState, frame: np.ndarray, centre: np.ndarray, radius: float, tracked: np.ndarray | None) -> tuple[np.ndarray, float] | None:
         """Look for the prompt object within ``radius`` px of offset ``centre``; on a clear match, restart there.
@@ -636,7 +690,25 @@ class ClassicMasks:
         best, score = refine(offsets[int(np.argmax(scores))], step)
         if score < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score):
             return None
-        tx, ty = int(round(best[0])), int(round(best[1]))
+        return self._restart(state, app, frame, best, score)
+
+    def _restart_at(self, state: ClassicState, frame: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Restart at offset ``at`` when the prompt object scores there at least ``_FIND_ACCEPT`` of its own score."""
+        app, mem = state.appearance, state.memory
+        if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
+            return None
+        score = float(_match_scores_in(mem, app, frame, np.asarray(at, np.float64)[None, :])[0])
+        if score < _FIND_ACCEPT * app.self_score:
+            return None
+        return self._restart(state, app, frame, at, score)
+
+    def _restart(self, state: ClassicState, app: _Appearance, frame: np.ndarray, at: np.ndarray, score: float) -> tuple[np.ndarray, float] | None:
+        """The mask restarted as the prompt mask moved to offset ``at`` (x, y px), with a confidence below
+        ``_FIND_BELOW`` (so the next step looks again); None when that leaves it outside the frame."""
+        h, w = frame.shape[:2]
+        x0, y0 = app.corner
+        sh, sw = app.shape.shape
+        tx, ty = int(round(float(at[0]))), int(round(float(at[1])))
         mask = np.zeros((h, w), bool)
         ax0, ay0 = x0 + tx, y0 + ty
         cx0, cy0, cx1, cy1 = max(0, ax0), max(0, ay0), min(w, ax0 + sw), min(h, ay0 + sh)
@@ -800,14 +872,52 @@ def _match_scores(mem: ColourMemory, app: _Appearance, codes: np.ndarray, offset
     count as background. ``stride``: score every so many samples (a coarse search).
     """
     h, w = codes.shape
+    return _scores(mem, app, offsets, stride, (h, w), lambda y, x: codes[y, x])
+
+
+def _match_scores_in(mem: ColourMemory, app: _Appearance, frame: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """:func:`_match_scores` on a frame (HxWx3 uint8 RGB), binning only the pixels it reads (a few offsets)."""
+    return _scores(mem, app, offsets, 1, frame.shape[:2], lambda y, x: _colour_codes(frame[y, x], mem.bits))
+
+
+def _scores(mem: ColourMemory, app: _Appearance, offsets: np.ndarray, stride: int, hw: tuple[int, int], codes_at) -> np.ndarray:
+    """The body of :func:`_match_scores`; ``codes_at(y, x)``: the colour bins at those (in-frame) pixels."""
+    h, w = hw
     ox = np.round(offsets[:, 0]).astype(np.int64)[:, None]
     oy = np.round(offsets[:, 1]).astype(np.int64)[:, None]
     pts, base = app.inside[::stride], app.inside_base[::stride]
     x, y = pts[None, :, 0] + ox, pts[None, :, 1] + oy
     in_frame = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    idx = base[None, :] + codes[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
+    idx = base[None, :] + codes_at(np.clip(y, 0, h - 1), np.clip(x, 0, w - 1))
     llr = np.log((mem.fg_flat[idx] + _FIND_PSEUDO_COUNT) / (mem.bg_flat[idx] + _FIND_PSEUDO_COUNT))
     return np.where(in_frame, np.clip(llr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), -_FIND_LLR_CLIP).mean(axis=1)
+
+
+def _motion_layers(post: np.ndarray, flow: np.ndarray, object_flow: np.ndarray, bg_affine: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """``post`` (object probability per work pixel) lowered where an ``unseen`` pixel's flow is the background's.
+
+    ``flow``: HxWx2 (work px, this frame -> previous); ``object_flow``: the object's translation
+    (x, y, same units); ``bg_affine``: the background's motion (2x3, this frame -> previous). Per
+    pixel, the log-likelihood ratio of the flow under the background's motion against the
+    object's (Gaussian, spread ``_LAYER_SPREAD`` of the two motions' distance plus 1 px),
+    clipped to ``[0, _LAYER_LOGIT]`` (a pixel moving as the object is left to colour), times
+    how clearly the two motions differ there (from ``_LAYER_MIN_PX`` to ``_LAYER_FULL_PX``
+    more), lowers the pixel's log-odds ``_LAYER_WEIGHT`` times.
+    """
+    wh, ww = post.shape
+    gx = np.arange(ww, dtype=np.float32)[None, :]
+    gy = np.arange(wh, dtype=np.float32)[:, None]
+    bx = bg_affine[0, 0] * gx + bg_affine[0, 1] * gy + (bg_affine[0, 2] - gx)
+    by = bg_affine[1, 0] * gx + bg_affine[1, 1] * gy + (bg_affine[1, 2] - gy)
+    fx, fy = flow[..., 0], flow[..., 1]
+    to_object = (fx - object_flow[0]) ** 2 + (fy - object_flow[1]) ** 2
+    to_background = (fx - bx) ** 2 + (fy - by) ** 2
+    apart = (bx - object_flow[0]) ** 2 + (by - object_flow[1]) ** 2
+    llr = (to_object - to_background) / (2.0 * (_LAYER_SPREAD**2 * apart + 1.0))
+    distinct = np.clip((np.sqrt(apart) - _LAYER_MIN_PX) / _LAYER_FULL_PX, 0.0, 1.0)
+    shift = _LAYER_WEIGHT * np.where(unseen, distinct * np.clip(llr, 0.0, _LAYER_LOGIT), 0.0)
+    p = np.clip(post, 1e-4, 1.0 - 1e-4)
+    return (p / (p + (1.0 - p) * np.exp(shift))).astype(np.float32)
 
 
 def _with_margin(mask: np.ndarray, margin: int) -> np.ndarray:
