@@ -1,16 +1,17 @@
-"""What a clip shows behind a box prompt's object: the other frames, aligned to the prompt frame by the background's motion.
+"""How far a box prompt's pixels are from what the other frames of the clip show at their place.
 
 A box says where the object is, not what it is. Colour alone (GrabCut) goes wrong where the
 box holds more background than object (a player and his long shadow: GrabCut takes the wall
 band behind him), where background looks like the object, or where the object is thin (a
 bike's wheels, filled by GrabCut with the road seen through them). But the other frames of
 a clip usually show what lies behind the object: it moves over its background, or the
-camera follows it while the background streams past. Those frames, aligned to the prompt
-frame with the background's own motion (one homography per frame, fitted to the optical
-flow away from the box) and reduced to their per-pixel median, give that background; the
-object, and what moves with it (its cast shadow), is what differs from it (background
-subtraction with a moving camera). :meth:`glassvid.masks.classic.ClassicMasks.initial_mask`
-weighs that against GrabCut.
+camera follows it while the background streams past. Those frames are aligned to the
+prompt frame with the background's own motion (one homography per frame, fitted to the
+optical flow, chained from frame to frame); a pixel of the object, and of what moves with
+it (its cast shadow), then differs from what most of them show at its place, a pixel of
+the background does not (background subtraction with a moving camera). The median over
+the frames of that colour distance is what :meth:`glassvid.masks.classic.ClassicMasks.initial_mask`
+weighs against GrabCut.
 """
 
 from __future__ import annotations
@@ -20,22 +21,23 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-BACKGROUND_FRAMES = 40  # frames (after the prompt frame, then before it) whose median is the background
-_MIN_FRAMES = 5  # fewer frames than this cannot outvote an object that stays where it is
-_MARGIN = 0.5  # the background is computed around the box, this far out (fraction of the box's size), as GrabCut's context
+BACKGROUND_FRAMES = 40  # frames (after the prompt frame, then before it) the prompt frame is compared with
+_MIN_FRAMES = 5  # fewer frames than this cannot outvote an object that lingers at its place
+_MARGIN = 0.5  # the difference is computed around the box, this far out (fraction of the box's size), as GrabCut's context
 _WORK_PIXELS = 250_000  # ... on that region resampled to at most this many pixels (the frames' stack stays small)
 _FIT_POINTS = 4000  # flow samples a frame-to-frame homography is fitted to: a grid over the whole frame, the object
 # included (RANSAC leaves it out as outliers; leaving the box out made the alignment worse on the benchmark's clips)
+_QUANTILE = 0.5  # the median distance: a pixel differs when most frames show something else there (lower ranks,
+# which ask an object to be gone from more of the frames, found less of the benchmark's objects)
 _RANSAC_FRACTION = 0.0025  # RANSAC's inlier distance: this fraction of the frame's longer side (2 px at 854 wide)
 
 
-def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], chains: Iterable[Iterable[tuple[np.ndarray, np.ndarray]]], quantile: float = 0.5) -> np.ndarray | None:
+def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], chains: Iterable[Iterable[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray | None:
     """How far each pixel of ``frame`` around ``box`` is from what the other frames show at its place (HxW float32), or None.
 
     The colour distance (RGB, 0-255) from the pixel to each other frame, aligned to
-    ``frame`` by the background's motion, at ``quantile`` over those frames: at the
-    median, a pixel differs when most frames show something else there. NaN where no
-    frame reaches and outside the box's neighbourhood (only that is computed).
+    ``frame`` by the background's motion, at the ``_QUANTILE`` over those frames. NaN
+    where no frame reaches and outside the box's neighbourhood (only that is computed).
 
     ``chains``: runs of frames leading away from ``frame`` (after it, before it), each an
     iterable of ``(image, flow)`` in order: ``image`` HxWx3 uint8 RGB, ``flow`` HxWx2 from
@@ -68,7 +70,7 @@ def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], cha
             dists.append(np.linalg.norm(warped - here, axis=2))
     if len(dists) < _MIN_FRAMES:
         return None
-    diff = _nan_quantile(np.stack(dists), quantile)
+    diff = _nan_quantile(np.stack(dists), _QUANTILE)
     out = np.full((h, w), np.nan, np.float32)
     out[ry0:ry1, rx0:rx1] = cv2.resize(diff, (rw, rh), interpolation=cv2.INTER_LINEAR) if s < 1 else diff
     return out

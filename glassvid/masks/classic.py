@@ -78,7 +78,8 @@ _MOTION_MIN_SHARE = 0.05  # ... and neither be less than this share of the box
 _DIFFER_BLUR = 1.5  # sigma (px) the difference from the clip's background is smoothed with: one noisy pixel decides nothing
 _DIFFER_LOW = 2.0  # a pixel differs from the background at this many times the difference typical around the box (its noise) ...
 _DIFFER_HIGH = 6.0  # ... and a group of such pixels is the object when one of them differs this many times (hysteresis)
-_DIFFER_AGREE = 0.3  # below this IoU, GrabCut's object and the differing one are different things (see _weigh_background)
+_DIFFER_MIN_NOISE = 1.0  # the difference's noise level is at least this (0-255 RGB): a lossless, perfectly aligned clip has none
+_DIFFER_AGREE = 0.3  # below this IoU, GrabCut's object and the differing one are different things (see _weigh_difference)
 _POINT_REGION = 0.2  # a point prompt's candidate region: a disc of this fraction of the frame's short side
 _POINT_SEED = 0.02  # sure-object / sure-background disc at a point, fraction of the frame's short side
 _MARGIN_FRACTION = 0.25  # window margin around the object, fraction of its size (plus its motion)
@@ -265,7 +266,7 @@ class ClassicMasks:
         motion-seeded one on a tie): a user draws the box tight around the object. When
         ``difference`` is given (HxW float, NaN where unknown: how far each pixel is from what
         the other frames show at its place, :func:`glassvid.masks.background.background_difference`),
-        the part of the box that differs is a second opinion (:meth:`_weigh_background`): a
+        the part of the box that differs is a second opinion (:meth:`_weigh_difference`): a
         moving object and what moves with it (its shadow), thin parts included. Points without
         a box seed GrabCut with a disc around each positive point; only parts touching
         a positive point are kept. Raises :class:`PromptError` when nothing is selected.
@@ -286,8 +287,8 @@ class ClassicMasks:
                 # GrabCut found nothing that fills the box (a flat or ambiguous region): the box is the answer left
                 mask = np.zeros((h, w), bool)
                 mask[box[1] : box[3], box[0] : box[2]] = True
-            if difference is not None:
-                mask = self._weigh_background(frame, self._clean(mask, None), difference, box)
+            if difference is not None and not prompt.points:  # points refine GrabCut: the user said what the object is
+                mask = self._weigh_difference(self._clean(mask, None), difference, box)
         elif positives:
             mask = _grabcut_points(frame, prompt.points)
         else:
@@ -297,7 +298,7 @@ class ClassicMasks:
             raise PromptError("the prompt selects no object on its frame; draw the box tighter around the object, add a --point on it, or give --mask")
         return mask
 
-    def _weigh_background(self, frame: np.ndarray, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    def _weigh_difference(self, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """GrabCut's object from a box, or the part of the box that differs from the other frames.
 
         The differing part (:meth:`_differing`) is what moves unlike the background: the
@@ -333,7 +334,7 @@ class ClassicMasks:
         around &= np.isfinite(difference)
         if not around.any():
             return None
-        noise = max(float(np.median(diff[around])), 1.0)
+        noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE)
         inside = np.zeros((h, w), bool)
         inside[y0:y1, x0:x1] = True
         weak = inside & (diff > _DIFFER_LOW * noise)
