@@ -54,7 +54,7 @@ def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], cha
     s = min(1.0, float(np.sqrt(_WORK_PIXELS / (rw * rh))))
     ww, wh = max(2, int(round(rw * s))), max(2, int(round(rh * s)))
     to_work = np.array([[s, 0, -rx0 * s], [0, s, -ry0 * s], [0, 0, 1]], np.float64)
-    here = cv2.warpPerspective(frame.astype(np.float32), to_work, (ww, wh), flags=cv2.INTER_LINEAR)
+    here = cv2.warpPerspective(frame, to_work, (ww, wh), flags=cv2.INTER_LINEAR).astype(np.float32)
     points = _fit_grid(h, w)
     dists = []
     for run in chains:
@@ -66,8 +66,12 @@ def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], cha
             if step is None:
                 break  # the background's motion is lost: frames further on cannot be aligned
             to_prompt = to_prompt @ step
-            warped = cv2.warpPerspective(image.astype(np.float32), to_work @ to_prompt, (ww, wh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(np.nan,) * 3)
-            dists.append(np.linalg.norm(warped - here, axis=2))
+            onto = to_work @ to_prompt
+            warped = cv2.warpPerspective(image, onto, (ww, wh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            reached = cv2.warpPerspective(np.ones(image.shape[:2], np.uint8), onto, (ww, wh), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) > 0
+            dist = np.linalg.norm(warped.astype(np.float32) - here, axis=2)
+            dist[~reached] = np.nan
+            dists.append(dist)
     if len(dists) < _MIN_FRAMES:
         return None
     diff = _nan_quantile(np.stack(dists), _QUANTILE)
