@@ -72,7 +72,7 @@ import numpy as np
 from glassvid.config import MaskConfig
 from glassvid.errors import PromptError
 from glassvid.masks.matte import mask_box
-from glassvid.metrics import dilate_mask
+from glassvid.metrics import dilate_mask, iou
 from glassvid.prompts import Prompt
 
 # -- internal constants: they shape the method (measured on the benchmark), they are not taste ---------------
@@ -85,6 +85,11 @@ _MOTION_RING = 0.3  # the background's motion is read around a box, this far out
 _MOTION_MIN_PX = 2.0  # a box pixel moving less than this unlike the background is not told apart by motion
 _MOTION_CONTRAST = 5.0  # moving and still parts of a box must differ this many times for motion to seed GrabCut
 _MOTION_MIN_SHARE = 0.05  # ... and neither be less than this share of the box
+_DIFFER_BLUR = 1.5  # sigma (px) the difference from the clip's background is smoothed with: one noisy pixel decides nothing
+_DIFFER_LOW = 2.0  # a pixel differs from the background at this many times the difference typical around the box (its noise) ...
+_DIFFER_HIGH = 6.0  # ... and a group of such pixels is the object when one of them differs this many times (hysteresis)
+_DIFFER_MIN_NOISE = 1.0  # the difference's noise level is at least this (0-255 RGB): a lossless, perfectly aligned clip has none
+_DIFFER_AGREE = 0.3  # below this IoU, GrabCut's object and the differing one are different things (see _weigh_difference)
 _POINT_REGION = 0.2  # a point prompt's candidate region: a disc of this fraction of the frame's short side
 _POINT_SEED = 0.02  # sure-object / sure-background disc at a point, fraction of the frame's short side
 _MARGIN_FRACTION = 0.25  # window margin around the object, fraction of its size (plus its motion)
@@ -266,7 +271,7 @@ class ClassicMasks:
         self.bins = cfg.histogram_bins
 
     # -- prompt -> first mask -----------------------------------------------------------------------------
-    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None) -> np.ndarray:
+    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None, difference: np.ndarray | None = None) -> np.ndarray:
         """The object's mask on the prompt frame: the mask itself, else GrabCut from the box and/or points.
 
         ``frame``: HxWx3 uint8 RGB; returns HxW bool (True = object). A box runs GrabCut
@@ -276,7 +281,11 @@ class ClassicMasks:
         time with that part seeded as object and the rest of the box as background
         (:func:`_moving_in_box`: a camera that follows its subject, a subject crossing a
         still shot). The result whose bounding box fits the drawn box best is kept (the
-        motion-seeded one on a tie): a user draws the box tight around the object. Points without
+        motion-seeded one on a tie): a user draws the box tight around the object. When
+        ``difference`` is given (HxW float, NaN where unknown: how far each pixel is from what
+        the other frames show at its place, :func:`glassvid.masks.background.background_difference`),
+        the part of the box that differs is a second opinion (:meth:`_weigh_difference`): a
+        moving object and what moves with it (its shadow), thin parts included. Points without
         a box seed GrabCut with a disc around each positive point; only parts touching
         a positive point are kept. Raises :class:`PromptError` when nothing is selected.
         """
@@ -296,6 +305,8 @@ class ClassicMasks:
                 # GrabCut found nothing that fills the box (a flat or ambiguous region): the box is the answer left
                 mask = np.zeros((h, w), bool)
                 mask[box[1] : box[3], box[0] : box[2]] = True
+            if difference is not None and not prompt.points:  # points refine GrabCut: the user said what the object is
+                mask = self._weigh_difference(self._clean(mask, None), difference, box)
         elif positives:
             mask = _grabcut_points(frame, prompt.points)
         else:
@@ -304,6 +315,53 @@ class ClassicMasks:
         if not mask.any():
             raise PromptError("the prompt selects no object on its frame; draw the box tighter around the object, add a --point on it, or give --mask")
         return mask
+
+    def _weigh_difference(self, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """GrabCut's object from a box, or the part of the box that differs from the other frames.
+
+        The differing part (:meth:`_differing`) is what moves unlike the background: the
+        object and its shadow, but also a hand that holds it, the wake of a swimming bird,
+        the trail of a slow object over the frames; and it has holes where a uniform object
+        slid over itself. GrabCut's colour segmentation is the better outline wherever it
+        found the object at all, so the differing part wins only when the two are different
+        things (IoU below ``_DIFFER_AGREE``) and it fits the box at least as well: GrabCut
+        then took background that fills the box as well as the object does (a wall band
+        behind a player whose shadow stretches across the box).
+        """
+        differing = self._differing(difference, box)
+        if differing is not None and iou(grabcut, differing) < _DIFFER_AGREE and _box_fit(differing, box) >= _box_fit(grabcut, box):
+            return differing
+        return grabcut
+
+    def _differing(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The part of ``box`` that differs from the other frames (HxW bool), or None when nothing does.
+
+        The difference is measured against its typical level just around the box
+        (where the background should match: the ring :func:`_moving_in_box` reads), so
+        noise, compression and small misalignments set the scale. Groups of pixels that
+        differ ``_DIFFER_LOW`` times that level and hold one that differs ``_DIFFER_HIGH``
+        times are kept (hysteresis: a shadow is faint, but it hangs on to the object).
+        """
+        h, w = difference.shape[:2]
+        diff = cv2.GaussianBlur(np.nan_to_num(difference, nan=0.0), (0, 0), _DIFFER_BLUR)
+        x0, y0, x1, y1 = box
+        m = int(_MOTION_RING * max(x1 - x0, y1 - y0)) + 2
+        around = np.zeros((h, w), bool)
+        around[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m] = True
+        around[y0:y1, x0:x1] = False
+        around &= np.isfinite(difference)
+        if not around.any():
+            return None
+        noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE)
+        inside = np.zeros((h, w), bool)
+        inside[y0:y1, x0:x1] = True
+        weak = inside & (diff > _DIFFER_LOW * noise)
+        n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+        strong = np.zeros(n, bool)
+        strong[np.unique(labels[weak & (diff > _DIFFER_HIGH * noise)])] = True
+        strong[0] = False
+        out = self._clean(strong[labels], None)
+        return out if out.any() else None
 
     # -- propagation --------------------------------------------------------------------------------------
     def start(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:

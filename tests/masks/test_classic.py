@@ -16,6 +16,7 @@ from glassvid.errors import PromptError
 from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
+from glassvid.masks.background import background_difference
 from glassvid.masks.classic import ClassicMasks, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
@@ -291,6 +292,32 @@ def test_motion_after_a_box_prompt_tells_the_moving_object_from_a_still_look_ali
     still = chain([np.zeros((H, W, 2), np.float32)] * 5)
     assert _moving_in_box(still, box) is None
     assert np.array_equal(masker.initial_mask(frames[0], Prompt(box=box), still), masker.initial_mask(frames[0], Prompt(box=box)))
+
+
+def test_what_the_other_frames_show_behind_a_box_finds_an_object_and_its_shadow() -> None:
+    # the box holds a disc, the shadow it casts across to the frame's edge, and a band of a colour
+    # seen nowhere else: GrabCut takes the band (it fills the box as well as the object does); the
+    # frames after the prompt show the band staying where it is while the disc and its shadow move
+    bg = _background()
+    bg[28:66, 60:W] = np.array([150, 150, 160], np.uint8) + np.random.default_rng(1).integers(0, 12, (38, W - 60, 1)).astype(np.uint8)
+    frames, masks = [], []
+    for i in range(12):
+        cx, cy = 40 + 3 * i, 52 + 2 * i
+        disc = _disc(cx, cy, 14)
+        shadow = np.zeros_like(disc)
+        shadow[cy + 12 : cy + 18, cx:] = True
+        f = _paint(bg, disc, cx, cy, True)
+        f[shadow & ~disc] = (f[shadow & ~disc] * 0.45).astype(np.uint8)
+        frames.append(f)
+        masks.append(disc | shadow)
+    box = mask_box(masks[0], 0)
+    dis = DISFlow(preset="fast")
+    difference = background_difference(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])
+    masker = ClassicMasks(MaskConfig())
+    assert iou(masker.initial_mask(frames[0], Prompt(box=box)), masks[0]) < 0.3
+    got = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
+    assert iou(got, masks[0]) > 0.6
+    assert got[64:70, 100:].mean() > 0.6  # the shadow, far from the disc
 
 
 def test_points_without_a_box_give_the_object() -> None:
