@@ -12,7 +12,10 @@ Per frame, everything runs in a window around the object, resampled to at most
    behind the object, where the dense flow smears the object's motion, is labelled
    by the background's own motion. Where no hypothesis explains a pixel (it was
    hidden in the previous frame) or the flow fails its forward-backward check, the
-   carried label is trusted less.
+   carried label is trusted less. The object's velocity (it aligns the colour memory)
+   may not jump to one that the memory fits clearly worse than the last one: when the
+   mask holds some of an occluder or background moving past the object, the match and
+   the flow inside it both follow that, and the memory would be pulled off the object.
 2. **Appearance.** The prompt frame is the only ground truth, so its colours are
    kept, object-centric, in a grid over (cell y, cell x, R, G, B): object and
    background counts per cell, learned once from the prompt mask and looked up at
@@ -28,7 +31,12 @@ Per frame, everything runs in a window around the object, resampled to at most
    share for colour (``colour_floor``) that lets it cut occluders out of the object
    and regrow parts the motion lost. The mask may not grow farther than a band
    around the carried one in one frame, so it cannot creep onto similar-looking
-   background.
+   background. Motion layers: where the object and the background move clearly
+   differently (a camera following the object), a pixel whose colour the memory did
+   not show on the object there and whose flow is the background's is background or
+   an occluder passing with the background (a tree trunk in front of a rider), even
+   if it was carried in the mask. Only such pixels: legs planted on the ground and
+   shadows move like the background too, but their colours are the object's.
 4. **Safeguards.** A mask that collapses in one frame with little evidence is
    replaced by the carried one (a short occlusion or a motion-blurred frame); a
    mask that leaves the frame shrinks with it and regrows when it comes back; a
@@ -45,8 +53,10 @@ Per frame, everything runs in a window around the object, resampled to at most
    confidence (a look-alike far away loses to the object near its last place). The
    best place's scale is refined to the one that gathers the most evidence. A clearly
    better place elsewhere restarts the mask there as the prompt mask, moved and
-   scaled (tracking by detection); an unsure mask on a place that looks nothing like
-   the object, with no match anywhere, is given up (the object is lost).
+   scaled (tracking by detection), unless the mask already covers that place (an
+   articulated object is not reset to the prompt's shape). A mask
+   that has left the place the memory follows (it went with an occluder while the
+   velocity held on the object, see 1.) restarts there as soon as the object scores there.
 
 A prompt mask drawn with a margin around the object (a padded removal or roto
 matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`).
@@ -68,7 +78,7 @@ from glassvid.config import MaskConfig
 from glassvid.errors import PromptError
 from glassvid.masks.kernels import match_scores
 from glassvid.masks.matte import mask_box
-from glassvid.metrics import dilate_mask
+from glassvid.metrics import dilate_mask, iou
 from glassvid.prompts import Prompt
 
 # -- internal constants: they shape the method (measured on the benchmark), they are not taste ---------------
@@ -81,6 +91,11 @@ _MOTION_RING = 0.3  # the background's motion is read around a box, this far out
 _MOTION_MIN_PX = 2.0  # a box pixel moving less than this unlike the background is not told apart by motion
 _MOTION_CONTRAST = 5.0  # moving and still parts of a box must differ this many times for motion to seed GrabCut
 _MOTION_MIN_SHARE = 0.05  # ... and neither be less than this share of the box
+_DIFFER_BLUR = 1.5  # sigma (px) the difference from the clip's background is smoothed with: one noisy pixel decides nothing
+_DIFFER_LOW = 2.0  # a pixel differs from the background at this many times the difference typical around the box (its noise) ...
+_DIFFER_HIGH = 6.0  # ... and a group of such pixels is the object when one of them differs this many times (hysteresis)
+_DIFFER_MIN_NOISE = 1.0  # the difference's noise level is at least this (0-255 RGB): a lossless, perfectly aligned clip has none
+_DIFFER_AGREE = 0.3  # below this IoU, GrabCut's object and the differing one are different things (see _weigh_difference)
 _POINT_REGION = 0.2  # a point prompt's candidate region: a disc of this fraction of the frame's short side
 _POINT_SEED = 0.02  # sure-object / sure-background disc at a point, fraction of the frame's short side
 _MARGIN_FRACTION = 0.25  # window margin around the object, fraction of its size (plus its motion)
@@ -131,12 +146,23 @@ _FIND_SCALE_STEP = 2.0**0.25  # a match's scale is refined to this factor either
 _FIND_SCALE_MIN = 0.25  # scales (relative to the prompt frame's object) are kept at least this
 _FIND_SCALE_MAX = 4.0  # ... and at most this
 _FIND_VISIBLE = 0.5  # a placement with at least this share of the object in the frame is scored on that part alone (less: proportionally less)
-_FIND_GONE = -0.1  # an unsure step whose tracked place scores below this share of the prompt frame's own, with no match elsewhere, has lost the object
+_FIND_OVERLAP = 0.3  # a match whose placed prompt mask lies this much inside the mask is where the mask already is: no restart
 _FIND_RESCALE_STEP = 0.05  # a match tried at the next scale is refined from this step (fraction of the object's narrower side)
 _FIND_REFINE_PEAKS = 3  # the coarse search's best this many separate places are refined
 _FIND_PRIOR = 0.1  # a place one object size from the last confident one scores this share of the prompt frame's own less
 _FIND_OBJECT_PRIOR = 0.25  # a memory cell's object colours are mixed with the object's overall ones, this share of a typical cell's count
 _FIND_DENSITY_FLOOR = 1e-5  # added to every colour density before its log: never-seen colours decide nothing extreme
+_FIND_LEFT = 0.2  # a mask with less than this share inside the prompt mask at the memory's place has left it ...
+_LEFT_ACCEPT = 0.5  # ... and restarts there once the memory scores the prompt object there this share of its own score (_memory_scores)
+_LAYER_MIN_PX = 2.0  # object and background motions closer than this (work px per frame) are not told apart by motion
+_LAYER_FULL_PX = 4.0  # ... and fully told apart this much farther apart
+_LAYER_SPREAD = 0.25  # the flow's spread around a layer's motion, fraction of the two motions' distance (plus 1 work px)
+_LAYER_LOGIT = 2.0  # most a pixel's layer evidence counts (log-likelihood ratio, clipped) ...
+_LAYER_WEIGHT = 2.0  # ... and its weight against the object's log-odds (2 x 2: an unseen pixel moving as the background keeps ~2 % of its odds)
+_MEMORY_JUMP = 0.05  # a velocity this far from the last one (fraction of the object's size, + 2 px) must also fit the colour memory
+_MEMORY_JUMP_GAIN = 0.1  # ... the last velocity stands when the memory scores it this share of the prompt frame's own score higher
+_MEMORY_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio (see _memory_scores)
+
 
 
 
@@ -175,7 +201,8 @@ class _Appearance:
     their colour memory cell's offset into the flat grids, ``obj_log`` the log density of
     the object's colours per cell (:func:`_object_log`). A placement is (scale, x, y): the
     object scaled about its box's centre, then moved. Its match score is
-    :func:`_match_scores`; ``self_score`` is the prompt frame's own.
+    :func:`_match_scores`; ``self_score`` is the prompt frame's own, ``memory_self`` its
+    score by :func:`_memory_scores`.
     """
 
     shape: np.ndarray
@@ -184,6 +211,7 @@ class _Appearance:
     inside_base: np.ndarray
     obj_log: np.ndarray
     self_score: float = 1.0
+    memory_self: float = 1.0
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -285,7 +313,7 @@ class ClassicMasks:
         self.bins = cfg.histogram_bins
 
     # -- prompt -> first mask -----------------------------------------------------------------------------
-    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None) -> np.ndarray:
+    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None, difference: np.ndarray | None = None) -> np.ndarray:
         """The object's mask on the prompt frame: the mask itself, else GrabCut from the box and/or points.
 
         ``frame``: HxWx3 uint8 RGB; returns HxW bool (True = object). A box runs GrabCut
@@ -295,7 +323,11 @@ class ClassicMasks:
         time with that part seeded as object and the rest of the box as background
         (:func:`_moving_in_box`: a camera that follows its subject, a subject crossing a
         still shot). The result whose bounding box fits the drawn box best is kept (the
-        motion-seeded one on a tie): a user draws the box tight around the object. Points without
+        motion-seeded one on a tie): a user draws the box tight around the object. When
+        ``difference`` is given (HxW float, NaN where unknown: how far each pixel is from what
+        the other frames show at its place, :func:`glassvid.masks.background.background_difference`),
+        the part of the box that differs is a second opinion (:meth:`_weigh_difference`): a
+        moving object and what moves with it (its shadow), thin parts included. Points without
         a box seed GrabCut with a disc around each positive point; only parts touching
         a positive point are kept. Raises :class:`PromptError` when nothing is selected.
         """
@@ -315,6 +347,8 @@ class ClassicMasks:
                 # GrabCut found nothing that fills the box (a flat or ambiguous region): the box is the answer left
                 mask = np.zeros((h, w), bool)
                 mask[box[1] : box[3], box[0] : box[2]] = True
+            if difference is not None and not prompt.points:  # points refine GrabCut: the user said what the object is
+                mask = self._weigh_difference(self._clean(mask, None), difference, box)
         elif positives:
             mask = _grabcut_points(frame, prompt.points)
         else:
@@ -323,6 +357,53 @@ class ClassicMasks:
         if not mask.any():
             raise PromptError("the prompt selects no object on its frame; draw the box tighter around the object, add a --point on it, or give --mask")
         return mask
+
+    def _weigh_difference(self, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """GrabCut's object from a box, or the part of the box that differs from the other frames.
+
+        The differing part (:meth:`_differing`) is what moves unlike the background: the
+        object and its shadow, but also a hand that holds it, the wake of a swimming bird,
+        the trail of a slow object over the frames; and it has holes where a uniform object
+        slid over itself. GrabCut's colour segmentation is the better outline wherever it
+        found the object at all, so the differing part wins only when the two are different
+        things (IoU below ``_DIFFER_AGREE``) and it fits the box at least as well: GrabCut
+        then took background that fills the box as well as the object does (a wall band
+        behind a player whose shadow stretches across the box).
+        """
+        differing = self._differing(difference, box)
+        if differing is not None and iou(grabcut, differing) < _DIFFER_AGREE and _box_fit(differing, box) >= _box_fit(grabcut, box):
+            return differing
+        return grabcut
+
+    def _differing(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The part of ``box`` that differs from the other frames (HxW bool), or None when nothing does.
+
+        The difference is measured against its typical level just around the box
+        (where the background should match: the ring :func:`_moving_in_box` reads), so
+        noise, compression and small misalignments set the scale. Groups of pixels that
+        differ ``_DIFFER_LOW`` times that level and hold one that differs ``_DIFFER_HIGH``
+        times are kept (hysteresis: a shadow is faint, but it hangs on to the object).
+        """
+        h, w = difference.shape[:2]
+        diff = cv2.GaussianBlur(np.nan_to_num(difference, nan=0.0), (0, 0), _DIFFER_BLUR)
+        x0, y0, x1, y1 = box
+        m = int(_MOTION_RING * max(x1 - x0, y1 - y0)) + 2
+        around = np.zeros((h, w), bool)
+        around[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m] = True
+        around[y0:y1, x0:x1] = False
+        around &= np.isfinite(difference)
+        if not around.any():
+            return None
+        noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE)
+        inside = np.zeros((h, w), bool)
+        inside[y0:y1, x0:x1] = True
+        weak = inside & (diff > _DIFFER_LOW * noise)
+        n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+        strong = np.zeros(n, bool)
+        strong[np.unique(labels[weak & (diff > _DIFFER_HIGH * noise)])] = True
+        strong[0] = False
+        out = self._clean(strong[labels], None)
+        return out if out.any() else None
 
     # -- propagation --------------------------------------------------------------------------------------
     def start(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:
@@ -425,7 +506,7 @@ class ClassicMasks:
         curf = cur.astype(np.float32)
 
         # 2. motion hypotheses -> carried label (prior) and how much to trust it
-        prior, trust, motion = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s)
+        prior, trust, motion, bg_affine = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s, frame)
         align = state.align @ motion
         hard = prior > 0.5
         if not hard.any():
@@ -446,6 +527,9 @@ class ClassicMasks:
         omega = np.maximum(cfg.snap_weight * np.exp(-np.minimum(dist * dist / (sigma * sigma), 50.0)), cfg.colour_floor)
         carried_p = trust * prior + (1.0 - trust) * _UNTRUSTED_PRIOR
         post = omega * p_colour + (1.0 - omega) * carried_p
+        if bg_affine is not None:
+            object_flow = -state.velocity / np.array([win.sx, win.sy], np.float32)
+            post = _motion_layers(post, flow, object_flow, bg_affine, ~seen)
         reach = d_out <= band
         post = np.where(reach, post, 0.0).astype(np.float32)
         raw = post > 0.5
@@ -487,7 +571,11 @@ class ClassicMasks:
         if confidence >= _FIND_BELOW:
             state.anchor = tracked.astype(np.float32)
         if confidence < _FIND_BELOW or state.steps % _FIND_EVERY == 0:
-            found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0 * tracked[0], tracked=tracked, unsure=confidence < _COLLAPSE_CONFIDENCE)
+            # a mask that went with an occluder while the velocity held on the object has left the place the
+            # colour memory follows: the object is there again as soon as it scores there
+            found = self._restart_at(state, frame, tracked) if self._mask_left(state, tracked) else None
+            if found is None:
+                found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0 * tracked[0], tracked=tracked)
             if found is not None:
                 return found
         return _with_margin(mask, state.margin), float(confidence)
@@ -508,9 +596,11 @@ class ClassicMasks:
         s = min(1.0, float(np.sqrt(self.cfg.work_pixels / (cw * ch))))
         return _Window(x0, y0, x1, y1, max(4, int(round(cw * s))), max(4, int(round(ch * s)))), size
 
-    def _motion_prior(self, state, win, cur, prev, carried, flow, ok, pbox, size_w):
-        """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), and the object's motion
-        (3x3, full px, this frame -> previous) from competing motion hypotheses; updates ``state.velocity``."""
+    def _motion_prior(self, state, win, cur, prev, carried, flow, ok, pbox, size_w, frame):
+        """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), the object's motion
+        (3x3, full px, this frame -> previous) and the background's (2x3 affine, work px, this frame ->
+        previous; None when it could not be fitted) from competing motion hypotheses; updates
+        ``state.velocity``. ``frame``: this frame (full, for the colour memory's check of the velocity)."""
         wh, ww = carried.shape
         gx = np.arange(ww, dtype=np.float32)
         gy = np.arange(wh, dtype=np.float32)
@@ -543,6 +633,8 @@ class ClassicMasks:
             v = g
         else:
             v = last  # nothing agrees: keep going as before
+        if np.hypot(*(v - last)) > _MEMORY_JUMP * size_w * win.sx + 2.0 and self._memory_prefers(state, frame, last, v):
+            v = last  # the jump fits the prompt frame's object worse: an occluder or the background took the mask
         state.velocity = v.astype(np.float32)
         r = max(1, int(round(_AFFINE_RING * size_w)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -569,7 +661,17 @@ class ClassicMasks:
         trust = _PHOTO_TOLERANCE / (_PHOTO_TOLERANCE + best / 3.0)
         if ok is not None:
             trust = trust * (_INVALID_TRUST + (1.0 - _INVALID_TRUST) * ok)
-        return prior.astype(np.float32), trust.astype(np.float32), motion
+        return prior.astype(np.float32), trust.astype(np.float32), motion, bg_affine
+
+    def _memory_prefers(self, state: ClassicState, frame: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether velocity ``a`` (full px) puts the prompt frame's object where it fits the colour memory
+        clearly better (by ``_MEMORY_JUMP_GAIN`` of the prompt frame's own score) than velocity ``b``."""
+        app, mem = state.appearance, state.memory
+        if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
+            return False
+        here = app.place(state.align)
+        sa, sb = _memory_scores(mem, app, frame, np.stack([here + (0.0, *a), here + (0.0, *b)]).astype(np.float64))
+        return bool(sa > sb + _MEMORY_JUMP_GAIN * app.self_score)
 
     def _colour(self, state: ClassicState, win: _Window, cur: np.ndarray, align: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per work pixel: object probability from colour, the colour model's confidence, and whether
@@ -622,7 +724,15 @@ class ClassicMasks:
         state.lost_for = 0
         return state.mask, 0.0
 
-    def _find(self, state: ClassicState, frame: np.ndarray, centre: np.ndarray, radius: float, tracked: np.ndarray | None, unsure: bool = False) -> tuple[np.ndarray, float] | None:
+    def _mask_left(self, state: ClassicState, tracked: np.ndarray) -> bool:
+        """Whether less than ``_FIND_LEFT`` of the mask lies inside the prompt mask at placement ``tracked``."""
+        app = state.appearance
+        n = np.count_nonzero(state.mask)
+        if app is None or n == 0:
+            return False
+        return np.count_nonzero(self._placed(app, tracked, state.mask.shape) & state.mask) < _FIND_LEFT * n
+
+    def _find(self, state: ClassicState, frame: np.ndarray, centre: np.ndarray, radius: float, tracked: np.ndarray | None) -> tuple[np.ndarray, float] | None:
         """Look for the prompt object within ``radius`` px of placement ``centre`` (scale, x, y); on a clear match, restart there.
 
         Tracking-by-detection for what flow cannot bridge: an object that an occluder
@@ -634,8 +744,10 @@ class ClassicMasks:
         evidence there. A match is taken when its score is ``_FIND_ACCEPT`` of the prompt
         frame's own and, while a mask is tracked (``tracked``: its placement), beats the
         best placement near the tracked one, at the match's scale, by ``_FIND_GAIN`` of
-        it plus the prior's difference between the two. The mask restarts as the prompt mask moved and scaled there, with a confidence
-        below ``_FIND_BELOW`` (so the next step looks again); the steps after refine it.
+        it plus the prior's difference between the two, and the mask does not already cover
+        ``_FIND_OVERLAP`` of it. The mask restarts as the prompt mask moved and scaled there,
+        with a confidence below ``_FIND_BELOW`` (so the next step looks again); the steps
+        after refine it.
         """
         app, mem = state.appearance, state.memory
         if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
@@ -719,17 +831,36 @@ class ClassicMasks:
         # seen with confidence must beat it by that much more
         farther = penalty(best[None, :])[0] - penalty(here_at[None, :])[0] if tracked is not None else 0.0
         if value < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score + farther):
-            if unsure and here < _FIND_GONE * app.self_score:
-                return self._lost(state, frame)  # nothing like the object where the mask is, nor elsewhere
             return None
-        mask = self._placed(app, best, (h, w))
+        if tracked is not None:
+            placed = self._placed(app, best, (h, w))
+            if np.count_nonzero(placed & state.mask) >= _FIND_OVERLAP * np.count_nonzero(placed):
+                return None  # the mask is there already (an articulated object whose parts moved): not reset to the prompt shape
+        return self._restart(state, app, frame, best, value)
+
+    def _restart_at(self, state: ClassicState, frame: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Restart at placement ``at`` when the colour memory scores the prompt object there at least ``_LEFT_ACCEPT`` of
+        its own score (:func:`_memory_scores`: an object still partly behind the occluder it is coming out from scores
+        on its visible part)."""
+        app, mem = state.appearance, state.memory
+        if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
+            return None
+        memory = float(_memory_scores(mem, app, frame, np.asarray(at, np.float64)[None, :])[0])
+        if memory < _LEFT_ACCEPT * app.memory_self:
+            return None
+        return self._restart(state, app, frame, at, app.self_score * memory / max(app.memory_self, 1e-6))
+
+    def _restart(self, state: ClassicState, app: _Appearance, frame: np.ndarray, at: np.ndarray, score: float) -> tuple[np.ndarray, float] | None:
+        """The mask restarted as the prompt mask at placement ``at`` (scale, x, y), with a confidence below
+        ``_FIND_BELOW`` (so the next step looks again); None when that leaves it outside the frame."""
+        mask = self._placed(app, at, frame.shape[:2])
         if not mask.any():
             return None
-        state.mask, state.frame, state.align = mask, frame, app.align(best)
+        state.mask, state.frame, state.align = mask, frame, app.align(at)
         state.velocity = np.zeros(2, np.float32)
-        state.anchor = best.astype(np.float32)
+        state.anchor = np.asarray(at, np.float32)
         state.lost_for = 0
-        return _with_margin(mask, state.margin), min(1.0, value / max(app.self_score, 1e-6)) * _FIND_BELOW
+        return _with_margin(mask, state.margin), min(1.0, score / max(app.self_score, 1e-6)) * _FIND_BELOW
 
     @staticmethod
     def _placed(app: _Appearance, place: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -876,6 +1007,7 @@ def _appearance(mem: ColourMemory, frame: np.ndarray, mask: np.ndarray) -> _Appe
     cell = np.where((cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny), cy * nx + cx, ny * nx)  # off the grid: the empty cell
     app = _Appearance(mask[y0:y1, x0:x1].copy(), (x0, y0), pts, cell * (1 << (3 * mem.bits)), _object_log(mem))
     codes = _colour_codes(frame, mem.bits)
+    app.memory_self = float(_memory_scores(mem, app, frame, np.array([[1.0, 0.0, 0.0]]))[0])
     app.self_score = float(_match_scores(app, codes, _frame_log_density(codes, mem.bits), np.array([[1.0, 0.0, 0.0]]))[0])
     return app
 
@@ -922,6 +1054,56 @@ def _match_scores(app: _Appearance, codes: np.ndarray, frame_log: np.ndarray, pl
     pts, base = app.inside[::stride], app.inside_base[::stride]
     dx, dy = pts[:, 0].astype(np.float64) - cx, pts[:, 1].astype(np.float64) - cy
     return match_scores(np.ascontiguousarray(places, np.float64), dx, dy, np.ascontiguousarray(base), codes, app.obj_log, frame_log, float(cx), float(cy), _FIND_LLR_CLIP, _FIND_VISIBLE)
+
+
+def _memory_scores(mem: ColourMemory, app: _Appearance, frame: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """Per placement (M x 3: scale, x, y px): the colour memory's log-likelihood ratio (object vs background counts
+    of the colour at that place on the object, clipped to +-``_FIND_LLR_CLIP``), averaged over the object's samples;
+    samples outside the frame count as background. ``frame``: HxWx3 uint8 RGB, binned only where it is read.
+
+    The memory's background counts include what stood beside the object on the prompt
+    frame: a velocity that moves the memory onto an occluder or the background scores low
+    (:meth:`ClassicMasks._memory_prefers`); colours it never saw count nothing either way,
+    so an object still partly behind an occluder scores on its visible part
+    (:meth:`ClassicMasks._restart_at`). ``memory_self`` of :class:`_Appearance` is the prompt frame's own.
+    """
+    h, w = frame.shape[:2]
+    cx, cy = app.centre
+    sc = places[:, 0:1]
+    pts, base = app.inside, app.inside_base
+    x = np.round(cx + sc * (pts[None, :, 0] - cx) + places[:, 1:2]).astype(np.int64)
+    y = np.round(cy + sc * (pts[None, :, 1] - cy) + places[:, 2:3]).astype(np.int64)
+    in_frame = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    idx = base[None, :] + _colour_codes(frame[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)], mem.bits)
+    llr = np.log((mem.fg_flat[idx] + _MEMORY_PSEUDO_COUNT) / (mem.bg_flat[idx] + _MEMORY_PSEUDO_COUNT))
+    return np.where(in_frame, np.clip(llr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), -_FIND_LLR_CLIP).mean(axis=1)
+
+
+def _motion_layers(post: np.ndarray, flow: np.ndarray, object_flow: np.ndarray, bg_affine: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """``post`` (object probability per work pixel) lowered where an ``unseen`` pixel's flow is the background's.
+
+    ``flow``: HxWx2 (work px, this frame -> previous); ``object_flow``: the object's translation
+    (x, y, same units); ``bg_affine``: the background's motion (2x3, this frame -> previous). Per
+    pixel, the log-likelihood ratio of the flow under the background's motion against the
+    object's (Gaussian, spread ``_LAYER_SPREAD`` of the two motions' distance plus 1 px),
+    clipped to ``[0, _LAYER_LOGIT]`` (a pixel moving as the object is left to colour), times
+    how clearly the two motions differ there (from ``_LAYER_MIN_PX`` to ``_LAYER_FULL_PX``
+    more), lowers the pixel's log-odds ``_LAYER_WEIGHT`` times.
+    """
+    wh, ww = post.shape
+    gx = np.arange(ww, dtype=np.float32)[None, :]
+    gy = np.arange(wh, dtype=np.float32)[:, None]
+    bx = bg_affine[0, 0] * gx + bg_affine[0, 1] * gy + (bg_affine[0, 2] - gx)
+    by = bg_affine[1, 0] * gx + bg_affine[1, 1] * gy + (bg_affine[1, 2] - gy)
+    fx, fy = flow[..., 0], flow[..., 1]
+    to_object = (fx - object_flow[0]) ** 2 + (fy - object_flow[1]) ** 2
+    to_background = (fx - bx) ** 2 + (fy - by) ** 2
+    apart = (bx - object_flow[0]) ** 2 + (by - object_flow[1]) ** 2
+    llr = (to_object - to_background) / (2.0 * (_LAYER_SPREAD**2 * apart + 1.0))
+    distinct = np.clip((np.sqrt(apart) - _LAYER_MIN_PX) / _LAYER_FULL_PX, 0.0, 1.0)
+    shift = _LAYER_WEIGHT * np.where(unseen, distinct * np.clip(llr, 0.0, _LAYER_LOGIT), 0.0)
+    p = np.clip(post, 1e-4, 1.0 - 1e-4)
+    return (p / (p + (1.0 - p) * np.exp(shift))).astype(np.float32)
 
 
 def _with_margin(mask: np.ndarray, margin: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from glassvid.errors import PromptError
 from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
+from glassvid.masks.background import background_difference
 from glassvid.masks.classic import ClassicMasks, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
@@ -224,6 +225,77 @@ def test_a_tracked_object_partly_hidden_keeps_its_mask_against_a_whole_look_alik
     assert (state.mask == near).all()
 
 
+def test_a_match_where_the_mask_already_is_does_not_reset_it_to_the_prompt_shape() -> None:
+    # the colour memory's place has drifted off the object (the tracked placement lies on background), but
+    # the mask is on the object, with an arm it did not have on the prompt frame: the match found on the
+    # object is where the mask is, so the mask keeps its arm
+    frames, masks = _clip([(50, 60)], textured=True, r=16.0)
+    moved, moved_masks = _clip([(100, 60)], textured=True, r=16.0)
+    arm = np.zeros((H, W), bool)
+    arm[57:63, 116:140] = True
+    frame = moved[0].copy()
+    frame[arm] = (230, 60, 40)
+    mask = moved_masks[0] | arm
+    masker = ClassicMasks(MaskConfig())
+    state = masker.start(frames[0], masks[0])
+    state.mask = mask.copy()
+    tracked = np.array([1.0, 0.0, 0.0])  # where the prompt object was: background now
+    assert masker._find(state, frame, tracked, float(W), tracked=tracked) is None
+    assert (state.mask == mask).all()
+
+
+def _followed(n: int, pan: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """A camera following the object: the textured disc stays put while a wider scene (returned, HxWWx3)
+    slides left ``pan`` px a frame behind it; frames and masks as :func:`_clip`'s."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    ww = W + pan * n + 40
+    scene = cv2.resize(rng.uniform(40, 215, (H // 8 + 2, ww // 8 + 2, 3)).astype(np.float32), (ww, H), interpolation=cv2.INTER_CUBIC)
+    scene = np.clip(scene + rng.normal(0, 12, scene.shape).astype(np.float32), 0, 255).astype(np.uint8)
+    disc = _disc(80, 60, 18)
+    frames = [_paint(np.ascontiguousarray(scene[:, pan * i : pan * i + W]), disc, 80, 60, True) for i in range(n)]
+    return scene, frames, [disc.copy() for _ in range(n)]
+
+
+def test_object_coloured_background_passing_a_followed_object_is_not_carried_along() -> None:
+    # patches of the object's own colours in the scene graze the still disc as the camera pans: colour
+    # grows the mask onto them, and without motion layers the flow then carries them off with the scene
+    n, pan, side = 20, 6, 12
+    scene, _, _ = _followed(n, pan)
+    ys, xs = np.mgrid[0:H, 0 : scene.shape[1]]
+    checker = ((xs // 5 + ys // 5) % 2)[..., None] > 0
+    look_alike = np.where(checker, np.array([230, 60, 40], np.uint8), np.array([40, 60, 220], np.uint8))
+    for k, x in enumerate(range(140, scene.shape[1] - 20, 45)):
+        y = 60 - 18 - side // 2 + 4 if k % 2 == 0 else 60 + 18 - side // 2 - 4  # overlapping the disc's top or bottom edge
+        scene[y : y + side, x : x + side] = look_alike[y : y + side, x : x + side]
+    disc = _disc(80, 60, 18)
+    frames = [_paint(np.ascontiguousarray(scene[:, pan * i : pan * i + W]), disc, 80, 60, True) for i in range(n)]
+    pred, _ = _propagate(frames, disc)
+    assert all(not (p & ~_disc(80, 60, 24)).any() for p in pred)
+    assert min(iou(p, disc) for p in pred) > 0.9
+
+
+@pytest.mark.parametrize(("n", "pan", "width"), [(26, 5, 16), (24, 6, 20)], ids=["narrow", "wide"])
+def test_an_occluder_passing_with_the_background_does_not_take_the_object(n: int, pan: int, width: int) -> None:
+    # a plain trunk standing in the scene crosses in front of the followed disc. The mask and the flow in it
+    # go with the trunk, but the velocity may not jump where the colour memory fits the object worse ("narrow":
+    # otherwise the memory is dragged off the disc and it is not found again), and once the mask has left the
+    # place the memory holds, the disc is taken back there as soon as it shows ("wide")
+    _, frames, masks = _followed(n, pan)
+    for i in range(n):
+        x = 140 - pan * i
+        trunk = np.zeros((H, W), bool)
+        trunk[:, max(0, x - width // 2) : max(0, x + width // 2)] = True
+        frames[i][trunk] = (90, 70, 50)
+        masks[i] &= ~trunk
+    pred, _ = _propagate(frames, masks[0])
+    scores = [iou(p, m) for p, m in zip(pred, masks[1:])]
+    assert min(scores[-5:]) > 0.9, scores
+    if width == 20:
+        assert min(scores[12:]) > 0.9, scores  # the disc is whole again from frame 13 on
+
+
 def test_confidence_drops_when_the_object_disappears_in_place() -> None:
     # the object is simply gone from frame 5 on: what is left of the mask sits on background the prompt
     # frame never showed there, and says so (in-place disappearance is not turned into empty masks)
@@ -286,6 +358,32 @@ def test_motion_after_a_box_prompt_tells_the_moving_object_from_a_still_look_ali
     still = chain([np.zeros((H, W, 2), np.float32)] * 5)
     assert _moving_in_box(still, box) is None
     assert np.array_equal(masker.initial_mask(frames[0], Prompt(box=box), still), masker.initial_mask(frames[0], Prompt(box=box)))
+
+
+def test_what_the_other_frames_show_behind_a_box_finds_an_object_and_its_shadow() -> None:
+    # the box holds a disc, the shadow it casts across to the frame's edge, and a band of a colour
+    # seen nowhere else: GrabCut takes the band (it fills the box as well as the object does); the
+    # frames after the prompt show the band staying where it is while the disc and its shadow move
+    bg = _background()
+    bg[28:66, 60:W] = np.array([150, 150, 160], np.uint8) + np.random.default_rng(1).integers(0, 12, (38, W - 60, 1)).astype(np.uint8)
+    frames, masks = [], []
+    for i in range(12):
+        cx, cy = 40 + 3 * i, 52 + 2 * i
+        disc = _disc(cx, cy, 14)
+        shadow = np.zeros_like(disc)
+        shadow[cy + 12 : cy + 18, cx:] = True
+        f = _paint(bg, disc, cx, cy, True)
+        f[shadow & ~disc] = (f[shadow & ~disc] * 0.45).astype(np.uint8)
+        frames.append(f)
+        masks.append(disc | shadow)
+    box = mask_box(masks[0], 0)
+    dis = DISFlow(preset="fast")
+    difference = background_difference(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])
+    masker = ClassicMasks(MaskConfig())
+    assert iou(masker.initial_mask(frames[0], Prompt(box=box)), masks[0]) < 0.3
+    got = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
+    assert iou(got, masks[0]) > 0.6
+    assert got[64:70, 100:].mean() > 0.6  # the shadow, far from the disc
 
 
 def test_points_without_a_box_give_the_object() -> None:
