@@ -164,8 +164,6 @@ _MEMORY_JUMP_GAIN = 0.1  # ... the last velocity stands when the memory scores i
 _MEMORY_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio (see _memory_scores)
 
 
-
-
 @dataclass
 class ColourMemory:
     """The prompt frame's colours, object-centric.
