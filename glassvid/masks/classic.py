@@ -46,10 +46,15 @@ Per frame, everything runs in a window around the object, resampled to at most
 5. **Finding it again.** Flow cannot bridge an occluder that passes over the object
    (the flow there is the occluder's, and the mask leaves with it) or a loss. Every
    few steps, and on every unsure one, the prompt frame's object is looked for around
-   the tracked place (around where it was last seen once lost, ever wider): each
-   offset is scored by the colour memory's log-likelihood ratio over the object's
-   samples, which also knows what stood beside it. A clearly better place elsewhere
-   restarts the mask there as the prompt mask, moved (tracking by detection). A mask
+   the tracked place (around where it was last seen once lost, ever wider), at its
+   tracked scale: each placement is scored by how much likelier its colours are on
+   the object at that place (the colour memory's object counts) than anywhere in the
+   current frame, less a prior for the distance from where it was last seen with
+   confidence (a look-alike far away loses to the object near its last place). The
+   best place's scale is refined to the one that gathers the most evidence. A clearly
+   better place elsewhere restarts the mask there as the prompt mask, moved and
+   scaled (tracking by detection), unless the mask already covers that place (an
+   articulated object is not reset to the prompt's shape). A mask
    that has left the place the memory follows (it went with an occluder while the
    velocity held on the object, see 1.) restarts there as soon as the object scores there.
 
@@ -71,6 +76,7 @@ import numpy as np
 
 from glassvid.config import MaskConfig
 from glassvid.errors import PromptError
+from glassvid.masks.kernels import match_scores
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import dilate_mask, iou
 from glassvid.prompts import Prompt
@@ -126,18 +132,28 @@ _PAD_EDGE_CONTRAST = 2.0  # a layer whose median gradient is this many times the
 _FIND_EVERY = 4  # every this many steps (and on every unsure one; once lost, every this many frames) the prompt object is looked for (see _find)
 _FIND_BELOW = 0.35  # a step below this confidence looks at once
 _FIND_RADIUS = 1.5  # the search reaches this many object sizes from the tracked place
-_FIND_ACCEPT = 0.5  # a place is the object when its match score is at least this share of the prompt frame's own
-_FIND_GAIN = 0.25  # ... and beats the tracked place's by this share of it (while the mask is not lost)
+_FIND_ACCEPT = 0.4  # a place is the object when its match score is at least this share of the prompt frame's own
+_FIND_GAIN = 0.25  # ... and beats the tracked place's by this share of it (while the mask is not lost; plus the prior's difference, see _find)
 _FIND_AWAY = 0.5  # ... and lies this far (fraction of the object's narrower side) from the tracked place
 _FIND_SAMPLES = 400  # object pixels of the prompt frame each match is scored on
-_FIND_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio
 _FIND_LLR_CLIP = 3.0  # one sample's log-likelihood ratio counts at most this much either way
 _FIND_MIN_SELF = 0.5  # a prompt object scoring less than this on its own frame is too like its surroundings to look for
 _FIND_STEP = 0.15  # coarse search step, fraction of the object's narrower side (then refined to 1 px)
 _FIND_COARSE_STRIDE = 4  # the coarse search scores every this many object samples
 _FIND_MAX_OFFSETS = 20_000  # the coarse step grows so that no search scores more places than this
 _FIND_SPREAD = 0.5  # once lost, the search radius grows by this many object sizes per frame
-_FIND_LEFT = 0.2  # a mask with less than this share inside the prompt mask at the memory's place has left it
+_FIND_SCALE_STEP = 2.0**0.25  # a match's scale is refined to this factor either way (see _find)
+_FIND_SCALE_MIN = 0.25  # scales (relative to the prompt frame's object) are kept at least this
+_FIND_SCALE_MAX = 4.0  # ... and at most this
+_FIND_VISIBLE = 0.5  # a placement with at least this share of the object in the frame is scored on that part alone (less: proportionally less)
+_FIND_OVERLAP = 0.3  # a match whose placed prompt mask lies this much inside the mask is where the mask already is: no restart
+_FIND_RESCALE_STEP = 0.05  # a match tried at the next scale is refined from this step (fraction of the object's narrower side)
+_FIND_REFINE_PEAKS = 3  # the coarse search's best this many separate places are refined
+_FIND_PRIOR = 0.1  # a place one object size from the last confident one scores this share of the prompt frame's own less
+_FIND_OBJECT_PRIOR = 0.25  # a memory cell's object colours are mixed with the object's overall ones, this share of a typical cell's count
+_FIND_DENSITY_FLOOR = 1e-5  # added to every colour density before its log: never-seen colours decide nothing extreme
+_FIND_LEFT = 0.2  # a mask with less than this share inside the prompt mask at the memory's place has left it ...
+_LEFT_ACCEPT = 0.5  # ... and restarts there once the memory scores the prompt object there this share of its own score (_memory_scores)
 _LAYER_MIN_PX = 2.0  # object and background motions closer than this (work px per frame) are not told apart by motion
 _LAYER_FULL_PX = 4.0  # ... and fully told apart this much farther apart
 _LAYER_SPREAD = 0.25  # the flow's spread around a layer's motion, fraction of the two motions' distance (plus 1 work px)
@@ -145,6 +161,7 @@ _LAYER_LOGIT = 2.0  # most a pixel's layer evidence counts (log-likelihood ratio
 _LAYER_WEIGHT = 2.0  # ... and its weight against the object's log-odds (2 x 2: an unseen pixel moving as the background keeps ~2 % of its odds)
 _MEMORY_JUMP = 0.05  # a velocity this far from the last one (fraction of the object's size, + 2 px) must also fit the colour memory
 _MEMORY_JUMP_GAIN = 0.1  # ... the last velocity stands when the memory scores it this share of the prompt frame's own score higher
+_MEMORY_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio (see _memory_scores)
 
 
 @dataclass
@@ -179,15 +196,38 @@ class _Appearance:
 
     ``shape``: the prompt mask's crop (bool) whose top-left is ``corner`` (x, y).
     ``inside``: (K, 2) int prompt-frame (x, y) of sampled object pixels, ``inside_base``
-    their colour memory cell's offset into the flat grids. A place's match score is
-    :func:`_match_scores`; ``self_score`` is the prompt frame's own.
+    their colour memory cell's offset into the flat grids, ``obj_log`` the log density of
+    the object's colours per cell (:func:`_object_log`). A placement is (scale, x, y): the
+    object scaled about its box's centre, then moved. Its match score is
+    :func:`_match_scores`; ``self_score`` is the prompt frame's own, ``memory_self`` its
+    score by :func:`_memory_scores`.
     """
 
     shape: np.ndarray
     corner: tuple[int, int]
     inside: np.ndarray
     inside_base: np.ndarray
+    obj_log: np.ndarray
     self_score: float = 1.0
+    memory_self: float = 1.0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """The prompt mask's box centre (x, y): placements scale about it."""
+        sh, sw = self.shape.shape
+        return self.corner[0] + 0.5 * sw, self.corner[1] + 0.5 * sh
+
+    def align(self, place: np.ndarray) -> np.ndarray:
+        """3x3 map from a frame where the object sits at ``place`` (scale, x, y) to the prompt frame."""
+        s, ox, oy = (float(v) for v in place)
+        cx, cy = self.centre
+        return np.array([[1.0 / s, 0.0, cx - (cx + ox) / s], [0.0, 1.0 / s, cy - (cy + oy) / s], [0.0, 0.0, 1.0]])
+
+    def place(self, align: np.ndarray) -> np.ndarray:
+        """The placement (scale, x, y) that ``align`` (no rotation) puts the object at."""
+        s = 1.0 / float(align[0, 0])
+        cx, cy = self.centre
+        return np.array([s, s * (cx - float(align[0, 2])) - cx, s * (cy - float(align[1, 2])) - cy])
 
 
 @dataclass
@@ -214,7 +254,7 @@ class ClassicState:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     margin: int = 0  # px the prompt mask reaches past the object's own boundary; masks are returned grown by it
     appearance: _Appearance | None = None
-    anchor: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # last confident offset from the prompt frame (x, y px)
+    anchor: np.ndarray = field(default_factory=lambda: np.float32([1, 0, 0]))  # last confident placement of the prompt object (scale, x, y px; see _Appearance)
     lost_for: int = 0  # frames since the mask was lost
     steps: int = 0  # steps taken (the search for the prompt object runs every _FIND_EVERY)
 
@@ -449,7 +489,7 @@ class ClassicMasks:
             state.frame = frame
             if state.lost_for % _FIND_EVERY:
                 return state.mask, 0.0
-            radius = state.size0 * (1.0 + _FIND_SPREAD * state.lost_for)
+            radius = state.size0 * state.anchor[0] * (1.0 + _FIND_SPREAD * state.lost_for)
             found = self._find(state, frame, state.anchor, radius, tracked=None)
             return found if found is not None else (state.mask, 0.0)
         win, size = self._window(pbox, flow_to_prev, state.velocity, (h, w))
@@ -522,16 +562,18 @@ class ClassicMasks:
         state.align = align
         state.mask = mask
         state.frame = frame
-        tracked = -align[:2, 2].astype(np.float32)  # where the prompt object is now: frame = prompt frame + offset
-        if confidence >= _FIND_BELOW:
-            state.anchor = tracked
         state.steps += 1
+        if state.appearance is None:
+            return _with_margin(mask, state.margin), float(confidence)
+        tracked = state.appearance.place(align)  # where the prompt object is now (scale, x, y)
+        if confidence >= _FIND_BELOW:
+            state.anchor = tracked.astype(np.float32)
         if confidence < _FIND_BELOW or state.steps % _FIND_EVERY == 0:
             # a mask that went with an occluder while the velocity held on the object has left the place the
             # colour memory follows: the object is there again as soon as it scores there
             found = self._restart_at(state, frame, tracked) if self._mask_left(state, tracked) else None
             if found is None:
-                found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0, tracked=tracked)
+                found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0 * tracked[0], tracked=tracked)
             if found is not None:
                 return found
         return _with_margin(mask, state.margin), float(confidence)
@@ -625,8 +667,8 @@ class ClassicMasks:
         app, mem = state.appearance, state.memory
         if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
             return False
-        here = -state.align[:2, 2]
-        sa, sb = _match_scores_in(mem, app, frame, np.stack([here + a, here + b]).astype(np.float64))
+        here = app.place(state.align)
+        sa, sb = _memory_scores(mem, app, frame, np.stack([here + (0.0, *a), here + (0.0, *b)]).astype(np.float64))
         return bool(sa > sb + _MEMORY_JUMP_GAIN * app.self_score)
 
     def _colour(self, state: ClassicState, win: _Window, cur: np.ndarray, align: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -681,105 +723,152 @@ class ClassicMasks:
         return state.mask, 0.0
 
     def _mask_left(self, state: ClassicState, tracked: np.ndarray) -> bool:
-        """Whether less than ``_FIND_LEFT`` of the mask lies inside the prompt mask placed at offset ``tracked``."""
+        """Whether less than ``_FIND_LEFT`` of the mask lies inside the prompt mask at placement ``tracked``."""
         app = state.appearance
         n = np.count_nonzero(state.mask)
         if app is None or n == 0:
             return False
-        h, w = state.mask.shape
-        sh, sw = app.shape.shape
-        ax0, ay0 = app.corner[0] + int(round(float(tracked[0]))), app.corner[1] + int(round(float(tracked[1])))
-        cx0, cy0, cx1, cy1 = max(0, ax0), max(0, ay0), min(w, ax0 + sw), min(h, ay0 + sh)
-        if cx1 <= cx0 or cy1 <= cy0:
-            return True
-        shape = app.shape[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0]
-        return np.count_nonzero(shape & state.mask[cy0:cy1, cx0:cx1]) < _FIND_LEFT * n
+        return np.count_nonzero(self._placed(app, tracked, state.mask.shape) & state.mask) < _FIND_LEFT * n
 
     def _find(self, state: ClassicState, frame: np.ndarray, centre: np.ndarray, radius: float, tracked: np.ndarray | None) -> tuple[np.ndarray, float] | None:
-        """Look for the prompt object within ``radius`` px of offset ``centre``; on a clear match, restart there.
+        """Look for the prompt object within ``radius`` px of placement ``centre`` (scale, x, y); on a clear match, restart there.
 
         Tracking-by-detection for what flow cannot bridge: an object that an occluder
-        covered (the mask went with the occluder) or that was lost. Offsets of the prompt
-        frame's object are scored against the colour memory (:func:`_match_scores`),
-        coarse to fine. A match is taken when it scores ``_FIND_ACCEPT`` of the prompt
-        frame's own score and, while a mask is tracked (``tracked``: its offset), beats
-        that place by ``_FIND_GAIN`` away from it. The mask restarts as the prompt mask
-        moved there, with a confidence below ``_FIND_BELOW`` (so the next step looks
-        again); the steps after refine it.
+        covered (the mask went with the occluder) or that was lost. Placements of the
+        prompt frame's object at ``centre``'s scale are scored (:func:`_match_scores`),
+        coarse to fine, less the distance from the last confident placement
+        (``_FIND_PRIOR``: a look-alike far away loses to the object near where it was
+        seen); the best one's scale is then refined to the one that gathers the most
+        evidence there. A match is taken when its score is ``_FIND_ACCEPT`` of the prompt
+        frame's own and, while a mask is tracked (``tracked``: its placement), beats the
+        best placement near the tracked one, at the match's scale, by ``_FIND_GAIN`` of
+        it plus the prior's difference between the two, and the mask does not already cover
+        ``_FIND_OVERLAP`` of it. The mask restarts as the prompt mask moved and scaled there,
+        with a confidence below ``_FIND_BELOW`` (so the next step looks again); the steps
+        after refine it.
         """
         app, mem = state.appearance, state.memory
         if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
             return None  # no prompt object, or one whose colours do not tell it from its surroundings
         codes = _colour_codes(frame, mem.bits)
+        flog = _frame_log_density(codes, mem.bits)
         h, w = codes.shape
-        # offsets that keep at least part of the object in the frame
-        x0, y0 = app.corner
         sh, sw = app.shape.shape
-        lo_x, hi_x = max(centre[0] - radius, -x0 - sw + 1), min(centre[0] + radius, w - 1 - x0)
-        lo_y, hi_y = max(centre[1] - radius, -y0 - sh + 1), min(centre[1] + radius, h - 1 - y0)
+        cx, cy = app.centre
+        narrow = min(sh, sw)
+        sc0 = float(centre[0])
+        # placements that keep at least part of the scaled object in the frame
+        hx, hy = 0.5 * sc0 * sw, 0.5 * sc0 * sh
+        lo_x, hi_x = max(centre[1] - radius, -cx - hx + 1), min(centre[1] + radius, w - 1 - cx + hx)
+        lo_y, hi_y = max(centre[2] - radius, -cy - hy + 1), min(centre[2] + radius, h - 1 - cy + hy)
         if lo_x > hi_x or lo_y > hi_y:
             return None
-        step = max(1.0, _FIND_STEP * min(sh, sw), float(np.sqrt((hi_x - lo_x + 1) * (hi_y - lo_y + 1) / _FIND_MAX_OFFSETS)))
+        step = max(1.0, _FIND_STEP * sc0 * narrow, float(np.sqrt((hi_x - lo_x + 1) * (hi_y - lo_y + 1) / _FIND_MAX_OFFSETS)))
         gx, gy = np.meshgrid(np.arange(lo_x, hi_x + 1e-6, step), np.arange(lo_y, hi_y + 1e-6, step))
-        offsets = np.stack([gx.ravel(), gy.ravel()], 1)
-        scores = _match_scores(mem, app, codes, offsets, stride=_FIND_COARSE_STRIDE)
+        cand = np.stack([np.full(gx.size, sc0), gx.ravel(), gy.ravel()], 1)
+        prior_at, prior_size = state.anchor, max(sh, sw) * float(state.anchor[0])
+
+        def penalty(at: np.ndarray) -> np.ndarray:
+            """The prior: distance from the last confident placement, in object sizes, times its weight."""
+            return _FIND_PRIOR * app.self_score * np.hypot(at[:, 1] - prior_at[1], at[:, 2] - prior_at[2]) / prior_size
+
+        def score(at: np.ndarray) -> np.ndarray:
+            return _match_scores(app, codes, flog, at)
 
         def refine(at: np.ndarray, step: float) -> tuple[np.ndarray, float]:
-            """The best offset around ``at``, narrowing to 1 px, scored on every sample."""
-            best, score = at, float(_match_scores(mem, app, codes, at[None, :])[0])
+            """The best placement around ``at`` (its scale, narrowing to 1 px, scored on every sample with the prior) and its score."""
+            best, value, pen = at, -np.inf, 0.0
+            step = max(3.0, step)  # the first grid (a third of it) is centred on ``at``: no separate look at ``at``
             while step > 1.0:
                 step = max(1.0, step / 3.0)
-                fx, fy = np.meshgrid(best[0] + step * np.arange(-2, 3), best[1] + step * np.arange(-2, 3))
-                around = np.stack([fx.ravel(), fy.ravel()], 1)
-                s = _match_scores(mem, app, codes, around)
-                if float(s.max()) > score:
-                    best, score = around[int(np.argmax(s))], float(s.max())
-            return best, score
+                fx, fy = np.meshgrid(best[1] + step * np.arange(-2, 3), best[2] + step * np.arange(-2, 3))
+                around = np.stack([np.full(fx.size, best[0]), fx.ravel(), fy.ravel()], 1)
+                p = penalty(around)
+                s = score(around) - p
+                i = int(np.argmax(s))
+                if float(s[i]) > value:
+                    best, value, pen = around[i], float(s[i]), float(p[i])
+            return best, value + pen
 
+        quality = _match_scores(app, codes, flog, cand, stride=_FIND_COARSE_STRIDE)
+        ranked = quality - penalty(cand)
         here = -np.inf
         if tracked is not None:
             # the match must be elsewhere than the tracked place, and beat the best near it
-            near = np.hypot(offsets[:, 0] - tracked[0], offsets[:, 1] - tracked[1]) < _FIND_AWAY * min(sh, sw)
-            start = offsets[int(np.argmax(np.where(near, scores, -np.inf)))] if near.any() else tracked.astype(np.float64)
-            here = max(refine(start, step)[1], float(_match_scores(mem, app, codes, tracked[None, :].astype(np.float64))[0]))
-            scores = np.where(near, -np.inf, scores)
-        if not np.isfinite(scores).any():
+            near = np.hypot(cand[:, 1] - tracked[1], cand[:, 2] - tracked[2]) < _FIND_AWAY * tracked[0] * narrow
+            here_at = tracked.astype(np.float64)
+            if near.any():
+                here_at, here = refine(cand[int(np.argmax(np.where(near, quality, -np.inf)))], step)
+            tq = float(score(tracked[None, :].astype(np.float64))[0])
+            if tq > here:
+                here_at, here = tracked.astype(np.float64), tq
+            ranked = np.where(near, -np.inf, ranked)
+        if not np.isfinite(ranked).any():
             return None
-        best, score = refine(offsets[int(np.argmax(scores))], step)
-        if score < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score):
+        # the coarse grid can straddle a narrow peak: the best few separate candidates are refined
+        best, value, top = None, -np.inf, -np.inf
+        for _ in range(_FIND_REFINE_PEAKS):
+            i = int(np.argmax(ranked))
+            if not np.isfinite(ranked[i]):
+                break
+            b, v = refine(cand[i], step)
+            if v - penalty(b[None, :])[0] > top:
+                best, value, top = b, v, v - penalty(b[None, :])[0]
+            ranked = np.where(np.hypot(cand[:, 1] - cand[i, 1], cand[:, 2] - cand[i, 2]) < _FIND_AWAY * sc0 * narrow, -np.inf, ranked)
+        # the scale: the one next to the searched one that gathers the most evidence (score times scale
+        # squared: a placement too large takes in background, one too small leaves object out)
+        for f in (_FIND_SCALE_STEP, 1.0 / _FIND_SCALE_STEP):
+            sc = float(np.clip(best[0] * f, _FIND_SCALE_MIN, _FIND_SCALE_MAX))
+            b, v = refine(np.array([sc, best[1], best[2]]), _FIND_RESCALE_STEP * sc * narrow)
+            if v * sc**2 > value * best[0] ** 2:
+                best, value = b, v
+        if tracked is not None and not np.isclose(best[0], tracked[0]):
+            # scores compare at one scale: the tracked place, at the match's
+            here = max(here, refine(np.array([best[0], tracked[1], tracked[2]]), _FIND_AWAY * best[0] * narrow)[1])
+        # the prior counts here too: a match farther than the tracked place from where the object was last
+        # seen with confidence must beat it by that much more
+        farther = penalty(best[None, :])[0] - penalty(here_at[None, :])[0] if tracked is not None else 0.0
+        if value < max(_FIND_ACCEPT * app.self_score, here + _FIND_GAIN * app.self_score + farther):
             return None
-        return self._restart(state, app, frame, best, score)
+        if tracked is not None:
+            placed = self._placed(app, best, (h, w))
+            if np.count_nonzero(placed & state.mask) >= _FIND_OVERLAP * np.count_nonzero(placed):
+                return None  # the mask is there already (an articulated object whose parts moved): not reset to the prompt shape
+        return self._restart(state, app, frame, best, value)
 
     def _restart_at(self, state: ClassicState, frame: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """Restart at offset ``at`` when the prompt object scores there at least ``_FIND_ACCEPT`` of its own score."""
+        """Restart at placement ``at`` when the colour memory scores the prompt object there at least ``_LEFT_ACCEPT`` of
+        its own score (:func:`_memory_scores`: an object still partly behind the occluder it is coming out from scores
+        on its visible part)."""
         app, mem = state.appearance, state.memory
         if app is None or mem is None or app.self_score < _FIND_MIN_SELF:
             return None
-        score = float(_match_scores_in(mem, app, frame, np.asarray(at, np.float64)[None, :])[0])
-        if score < _FIND_ACCEPT * app.self_score:
+        memory = float(_memory_scores(mem, app, frame, np.asarray(at, np.float64)[None, :])[0])
+        if memory < _LEFT_ACCEPT * app.memory_self:
             return None
-        return self._restart(state, app, frame, at, score)
+        return self._restart(state, app, frame, at, app.self_score * memory / max(app.memory_self, 1e-6))
 
     def _restart(self, state: ClassicState, app: _Appearance, frame: np.ndarray, at: np.ndarray, score: float) -> tuple[np.ndarray, float] | None:
-        """The mask restarted as the prompt mask moved to offset ``at`` (x, y px), with a confidence below
+        """The mask restarted as the prompt mask at placement ``at`` (scale, x, y), with a confidence below
         ``_FIND_BELOW`` (so the next step looks again); None when that leaves it outside the frame."""
-        h, w = frame.shape[:2]
-        x0, y0 = app.corner
-        sh, sw = app.shape.shape
-        tx, ty = int(round(float(at[0]))), int(round(float(at[1])))
-        mask = np.zeros((h, w), bool)
-        ax0, ay0 = x0 + tx, y0 + ty
-        cx0, cy0, cx1, cy1 = max(0, ax0), max(0, ay0), min(w, ax0 + sw), min(h, ay0 + sh)
-        mask[cy0:cy1, cx0:cx1] = app.shape[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0]
+        mask = self._placed(app, at, frame.shape[:2])
         if not mask.any():
             return None
-        align = np.eye(3)
-        align[:2, 2] = (-tx, -ty)
-        state.mask, state.frame, state.align = mask, frame, align
+        state.mask, state.frame, state.align = mask, frame, app.align(at)
         state.velocity = np.zeros(2, np.float32)
-        state.anchor = np.float32([tx, ty])
+        state.anchor = np.asarray(at, np.float32)
         state.lost_for = 0
         return _with_margin(mask, state.margin), min(1.0, score / max(app.self_score, 1e-6)) * _FIND_BELOW
+
+    @staticmethod
+    def _placed(app: _Appearance, place: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        """The prompt mask at ``place`` (scale, x, y) in a frame of size ``hw`` (HxW bool)."""
+        h, w = hw
+        x0, y0 = app.corner
+        s, ox, oy = (float(v) for v in place)
+        cx, cy = app.centre
+        m = np.float32([[s, 0, cx + ox - s * (cx - x0)], [0, s, cy + oy - s * (cy - y0)]])
+        return cv2.warpAffine(app.shape.astype(np.uint8), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
 
     # -- colour models ------------------------------------------------------------------------------------
     def _memory(self, frame: np.ndarray, mask: np.ndarray) -> ColourMemory:
@@ -914,40 +1003,77 @@ def _appearance(mem: ColourMemory, frame: np.ndarray, mask: np.ndarray) -> _Appe
     cx = np.floor((pts[:, 0] - mem.origin[0]) / mem.cell).astype(np.int64)
     cy = np.floor((pts[:, 1] - mem.origin[1]) / mem.cell).astype(np.int64)
     cell = np.where((cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny), cy * nx + cx, ny * nx)  # off the grid: the empty cell
-    app = _Appearance(mask[y0:y1, x0:x1].copy(), (x0, y0), pts, cell * (1 << (3 * mem.bits)))
-    app.self_score = float(_match_scores(mem, app, _colour_codes(frame, mem.bits), np.zeros((1, 2)))[0])
+    app = _Appearance(mask[y0:y1, x0:x1].copy(), (x0, y0), pts, cell * (1 << (3 * mem.bits)), _object_log(mem))
+    codes = _colour_codes(frame, mem.bits)
+    app.memory_self = float(_memory_scores(mem, app, frame, np.array([[1.0, 0.0, 0.0]]))[0])
+    app.self_score = float(_match_scores(app, codes, _frame_log_density(codes, mem.bits), np.array([[1.0, 0.0, 0.0]]))[0])
     return app
 
 
-def _match_scores(mem: ColourMemory, app: _Appearance, codes: np.ndarray, offsets: np.ndarray, stride: int = 1) -> np.ndarray:
-    """Per offset (M x 2, x y px): how much the frame there looks like the prompt object, against its surroundings.
+def _object_log(mem: ColourMemory) -> np.ndarray:
+    """Flat log density of the object's colours per memory cell (the empty cell appended), for :func:`_match_scores`.
 
-    The mean over the object's samples of the colour memory's log-likelihood ratio
-    (object vs background counts of that colour at that place on the object, clipped to
-    +-``_FIND_LLR_CLIP``). The memory's background counts include what stood beside the
-    object on the prompt frame, so a similar neighbour scores low where its colours
-    differ (a purple top where the object wore a blue one); samples outside the frame
-    count as background. ``stride``: score every so many samples (a coarse search).
+    Each cell's object counts, with ``_FIND_OBJECT_PRIOR`` (times a typical object cell's
+    count) of the object's colours over all cells added: a cell with few samples (along
+    the boundary) leans on the object's overall colours.
     """
-    h, w = codes.shape
-    return _scores(mem, app, offsets, stride, (h, w), lambda y, x: codes[y, x])
+    ncell = mem.fg.shape[0] * mem.fg.shape[1]
+    fg = mem.fg.reshape(ncell, -1).astype(np.float64)
+    per_cell = fg.sum(1)
+    overall = fg.sum(0) / max(float(per_cell.sum()), 1e-9)
+    k = _FIND_OBJECT_PRIOR * max(float(np.median(per_cell[per_cell > 1e-3])) if (per_cell > 1e-3).any() else 1.0, 1e-6)
+    dens = (fg + k * overall[None, :]) / (per_cell[:, None] + k)
+    dens = np.concatenate([dens, overall[None, :]])  # samples off the grid: the object's overall colours
+    return np.log(dens + _FIND_DENSITY_FLOOR).astype(np.float32).reshape(-1)
 
 
-def _match_scores_in(mem: ColourMemory, app: _Appearance, frame: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """:func:`_match_scores` on a frame (HxWx3 uint8 RGB), binning only the pixels it reads (a few offsets)."""
-    return _scores(mem, app, offsets, 1, frame.shape[:2], lambda y, x: _colour_codes(frame[y, x], mem.bits))
+def _frame_log_density(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Log density of a frame's colours in the colour memory's bins (blurred over neighbouring bins)."""
+    n = 1 << bits
+    hist = np.bincount(codes.ravel(), minlength=n**3).astype(np.float32).reshape(n, n, n)
+    for axis in range(3):
+        _blur_axis(hist, axis)
+    return np.log(hist.reshape(-1) / max(float(hist.sum()), 1.0) + _FIND_DENSITY_FLOOR).astype(np.float32)
 
 
-def _scores(mem: ColourMemory, app: _Appearance, offsets: np.ndarray, stride: int, hw: tuple[int, int], codes_at) -> np.ndarray:
-    """The body of :func:`_match_scores`; ``codes_at(y, x)``: the colour bins at those (in-frame) pixels."""
-    h, w = hw
-    ox = np.round(offsets[:, 0]).astype(np.int64)[:, None]
-    oy = np.round(offsets[:, 1]).astype(np.int64)[:, None]
+def _match_scores(app: _Appearance, codes: np.ndarray, frame_log: np.ndarray, places: np.ndarray, stride: int = 1) -> np.ndarray:
+    """Per placement (M x 3: scale, x, y px): how much the frame there looks like the prompt object, against the frame.
+
+    The mean over the object's samples, placed (scaled about the prompt box's centre, then
+    moved), of the log ratio of the colour's density on the object at that place (the
+    colour memory's cell) to its density over the whole frame (``frame_log``), clipped to
+    +-``_FIND_LLR_CLIP``; samples outside the frame count 0. A colour common on the object
+    there and rare in the frame scores high, one common everywhere (the background's) low.
+    Times the scale squared it is the evidence summed over the placed object's area, which
+    compares placements of different scales: a placement too large takes in background
+    (negative), one too small leaves object out. ``stride``: score every so many samples.
+    """
+    cx, cy = app.centre
     pts, base = app.inside[::stride], app.inside_base[::stride]
-    x, y = pts[None, :, 0] + ox, pts[None, :, 1] + oy
+    dx, dy = pts[:, 0].astype(np.float64) - cx, pts[:, 1].astype(np.float64) - cy
+    return match_scores(np.ascontiguousarray(places, np.float64), dx, dy, np.ascontiguousarray(base), codes, app.obj_log, frame_log, float(cx), float(cy), _FIND_LLR_CLIP, _FIND_VISIBLE)
+
+
+def _memory_scores(mem: ColourMemory, app: _Appearance, frame: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """Per placement (M x 3: scale, x, y px): the colour memory's log-likelihood ratio (object vs background counts
+    of the colour at that place on the object, clipped to +-``_FIND_LLR_CLIP``), averaged over the object's samples;
+    samples outside the frame count as background. ``frame``: HxWx3 uint8 RGB, binned only where it is read.
+
+    The memory's background counts include what stood beside the object on the prompt
+    frame: a velocity that moves the memory onto an occluder or the background scores low
+    (:meth:`ClassicMasks._memory_prefers`); colours it never saw count nothing either way,
+    so an object still partly behind an occluder scores on its visible part
+    (:meth:`ClassicMasks._restart_at`). ``memory_self`` of :class:`_Appearance` is the prompt frame's own.
+    """
+    h, w = frame.shape[:2]
+    cx, cy = app.centre
+    sc = places[:, 0:1]
+    pts, base = app.inside, app.inside_base
+    x = np.round(cx + sc * (pts[None, :, 0] - cx) + places[:, 1:2]).astype(np.int64)
+    y = np.round(cy + sc * (pts[None, :, 1] - cy) + places[:, 2:3]).astype(np.int64)
     in_frame = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    idx = base[None, :] + codes_at(np.clip(y, 0, h - 1), np.clip(x, 0, w - 1))
-    llr = np.log((mem.fg_flat[idx] + _FIND_PSEUDO_COUNT) / (mem.bg_flat[idx] + _FIND_PSEUDO_COUNT))
+    idx = base[None, :] + _colour_codes(frame[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)], mem.bits)
+    llr = np.log((mem.fg_flat[idx] + _MEMORY_PSEUDO_COUNT) / (mem.bg_flat[idx] + _MEMORY_PSEUDO_COUNT))
     return np.where(in_frame, np.clip(llr, -_FIND_LLR_CLIP, _FIND_LLR_CLIP), -_FIND_LLR_CLIP).mean(axis=1)
 
 

@@ -178,6 +178,72 @@ def test_an_occluder_that_carries_the_mask_away_loses_it_to_the_object() -> None
     assert min(scores[-3:]) > 0.8, scores
 
 
+def _found_when_lost(prompt_frame: np.ndarray, prompt_mask: np.ndarray, frame: np.ndarray, anchor: tuple[float, float, float]) -> np.ndarray:
+    """The mask the search for a lost object (last seen at placement ``anchor``: scale, x, y) restarts on ``frame``."""
+    masker = ClassicMasks(MaskConfig())
+    state = masker.start(prompt_frame, prompt_mask)
+    state.mask = np.zeros((H, W), bool)
+    state.anchor = np.float32(anchor)
+    found = masker._find(state, frame, state.anchor, float(W), tracked=None)
+    assert found is not None
+    return found[0]
+
+
+def test_an_object_found_again_at_another_scale_is_restarted_at_that_scale() -> None:
+    # it went away small and comes back nearer the camera, 1.2 times as large
+    frames, masks = _clip([(50, 60)], textured=True, r=18.0)
+    bigger, big_mask = _clip([(100, 60)], textured=True, r=21.6)
+    got = _found_when_lost(frames[0], masks[0], bigger[0], (1.0, 0.0, 0.0))
+    assert iou(got, big_mask[0]) > 0.85  # the prompt's own size would give (18 / 21.6)^2 = 0.69
+
+
+def test_a_look_alike_far_away_loses_to_the_object_near_where_it_was_seen() -> None:
+    # two copies of the object: the one near its last place has a thin bar over it (it scores a
+    # little less), the other one is whole but three object sizes away
+    frames, masks = _clip([(40, 60)], textured=False, r=14.0)
+    bg = _background()
+    near, far = _disc(60, 60, 14.0), _disc(140, 60, 14.0)
+    frame = _paint(_paint(bg, far, 140, 60, False), near, 60, 60, False)
+    frame[:, 66:68] = (128, 128, 128)
+    got = _found_when_lost(frames[0], masks[0], frame, (1.0, 20.0, 0.0))
+    assert iou(got, near) > 0.8 and not (got & far).any()
+
+
+def test_a_tracked_object_partly_hidden_keeps_its_mask_against_a_whole_look_alike_far_away() -> None:
+    # the tracked copy has a bar over a fifth of it; the whole one, three object sizes away, scores
+    # clearly more, but not by as much as the distance from where the object was last seen counts
+    frames, masks = _clip([(40, 60)], textured=False, r=14.0)
+    near, far = _disc(60, 60, 14.0), _disc(140, 60, 14.0)
+    frame = _paint(_paint(_background(), far, 140, 60, False), near, 60, 60, False)
+    frame[:, 64:68] = (128, 128, 128)
+    masker = ClassicMasks(MaskConfig())
+    state = masker.start(frames[0], masks[0])
+    state.mask = near.copy()
+    state.anchor = np.float32([1.0, 20.0, 0.0])
+    tracked = np.array([1.0, 20.0, 0.0])
+    assert masker._find(state, frame, tracked, float(W), tracked=tracked) is None
+    assert (state.mask == near).all()
+
+
+def test_a_match_where_the_mask_already_is_does_not_reset_it_to_the_prompt_shape() -> None:
+    # the colour memory's place has drifted off the object (the tracked placement lies on background), but
+    # the mask is on the object, with an arm it did not have on the prompt frame: the match found on the
+    # object is where the mask is, so the mask keeps its arm
+    frames, masks = _clip([(50, 60)], textured=True, r=16.0)
+    moved, moved_masks = _clip([(100, 60)], textured=True, r=16.0)
+    arm = np.zeros((H, W), bool)
+    arm[57:63, 116:140] = True
+    frame = moved[0].copy()
+    frame[arm] = (230, 60, 40)
+    mask = moved_masks[0] | arm
+    masker = ClassicMasks(MaskConfig())
+    state = masker.start(frames[0], masks[0])
+    state.mask = mask.copy()
+    tracked = np.array([1.0, 0.0, 0.0])  # where the prompt object was: background now
+    assert masker._find(state, frame, tracked, float(W), tracked=tracked) is None
+    assert (state.mask == mask).all()
+
+
 def _followed(n: int, pan: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """A camera following the object: the textured disc stays put while a wider scene (returned, HxWWx3)
     slides left ``pan`` px a frame behind it; frames and masks as :func:`_clip`'s."""
