@@ -129,6 +129,7 @@ _PAD_MIN_PX = 8  # but at least this far
 _PAD_MAX_PX = 32  # and at most this far
 _PAD_BASE_PX = 3  # the background's own texture is measured on the pixel layer this far outside the mask
 _PAD_EDGE_CONTRAST = 2.0  # a layer whose median gradient is this many times the background's is an edge
+_PAD_REBUILD = 0.9  # ... and the margin stands only when the core grown back by it rebuilds the mask to this IoU
 _FIND_EVERY = 4  # every this many steps (and on every unsure one; once lost, every this many frames) the prompt object is looked for (see _find)
 _FIND_BELOW = 0.35  # a step below this confidence looks at once
 _FIND_RADIUS = 1.5  # the search reaches this many object sizes from the tracked place
@@ -437,7 +438,9 @@ class ClassicMasks:
         lies outside, and the edge a few pixel layers in. So the gradient is profiled
         layer by layer from the outline inwards (median per layer, against the median
         of a layer ``_PAD_BASE_PX`` outside): the margin is the flat layers before the
-        first one that stands out; 0 when the outline itself stands out or no layer does.
+        first one that stands out; 0 when the outline itself stands out or no layer does,
+        or when the core grown back by the margin does not rebuild the mask (``_PAD_REBUILD``:
+        a tight mask on background as busy as its edges, whose thin parts would be peeled off).
         """
         box = mask_box(mask, 0)
         if box is None:
@@ -471,6 +474,10 @@ class ClassicMasks:
             return 0, mask
         core = np.zeros_like(mask)
         core[y0:y1, x0:x1] = depth_in > d
+        if iou(dilate_mask(core, d), mask) < _PAD_REBUILD:
+            # a padded matte is its object grown by the margin; a tight mask on busy background (no layer stands
+            # out until deep inside) would lose its thin parts, a person's legs, and be followed as a sliver
+            return 0, mask
         return d, core
 
     def step(self, state: ClassicState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
