@@ -59,7 +59,9 @@ Per frame, everything runs in a window around the object, resampled to at most
    velocity held on the object, see 1.) restarts there as soon as the object scores there.
 
 A prompt mask drawn with a margin around the object (a padded removal or roto
-matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`).
+matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`);
+a mask is taken for a padded one only when that core, grown back by the margin, rebuilds it
+(a tight mask on background as busy as its edges would otherwise lose its thin parts).
 
 Confidence per frame: how decisive the evidence is along the boundary, times the
 agreement of the result with the carried mask, times the share of the mask whose
