@@ -58,13 +58,6 @@ Per frame, everything runs in a window around the object, resampled to at most
    that has left the place the memory follows (it went with an occluder while the
    velocity held on the object, see 1.) restarts there as soon as the object scores there.
 
-A box prompt becomes the first mask by GrabCut in the box (plain, with the centre seeded, with
-the part moving unlike the background seeded), weighed against the part of the box that differs
-from what the clip's other frames show there (:mod:`glassvid.masks.background`): that part
-replaces GrabCut's object when the two are different things, and otherwise lends it the thin
-parts and shadows GrabCut missed, where their colours are the object's (learned where the two
-cues agree) and they differ clearly (:meth:`ClassicMasks._add_differing`).
-
 A prompt mask drawn with a margin around the object (a padded removal or roto
 matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`).
 
@@ -103,8 +96,6 @@ _DIFFER_LOW = 2.0  # a pixel differs from the background at this many times the 
 _DIFFER_HIGH = 6.0  # ... and a group of such pixels is the object when one of them differs this many times (hysteresis)
 _DIFFER_MIN_NOISE = 1.0  # the difference's noise level is at least this (0-255 RGB): a lossless, perfectly aligned clip has none
 _DIFFER_AGREE = 0.3  # below this IoU, GrabCut's object and the differing one are different things (see _weigh_difference)
-_SETTLE_DIFFER_CLIP = 2.0  # a pixel's difference counts at most this much either way (log-likelihood ratio, see _add_differing)
-_SETTLE_TINY = 1e-6  # a difference ratio is floored here before its log (a pixel matching the background exactly)
 _POINT_REGION = 0.2  # a point prompt's candidate region: a disc of this fraction of the frame's short side
 _POINT_SEED = 0.02  # sure-object / sure-background disc at a point, fraction of the frame's short side
 _MARGIN_FRACTION = 0.25  # window margin around the object, fraction of its size (plus its motion)
@@ -334,9 +325,7 @@ class ClassicMasks:
         ``difference`` is given (HxW float, NaN where unknown: how far each pixel is from what
         the other frames show at its place, :func:`glassvid.masks.background.background_difference`),
         the part of the box that differs is a second opinion (:meth:`_weigh_difference`): a
-        moving object and what moves with it (its shadow), thin parts included; it replaces
-        GrabCut's object when the two are different things, and otherwise adds to it the
-        differing parts that look like the object. Points without
+        moving object and what moves with it (its shadow), thin parts included. Points without
         a box seed GrabCut with a disc around each positive point; only parts touching
         a positive point are kept. Raises :class:`PromptError` when nothing is selected.
         """
@@ -357,7 +346,7 @@ class ClassicMasks:
                 mask = np.zeros((h, w), bool)
                 mask[box[1] : box[3], box[0] : box[2]] = True
             if difference is not None and not prompt.points:  # points refine GrabCut: the user said what the object is
-                mask = self._weigh_difference(frame, self._clean(mask, None), difference, box)
+                mask = self._weigh_difference(self._clean(mask, None), difference, box)
         elif positives:
             mask = _grabcut_points(frame, prompt.points)
         else:
@@ -367,65 +356,31 @@ class ClassicMasks:
             raise PromptError("the prompt selects no object on its frame; draw the box tighter around the object, add a --point on it, or give --mask")
         return mask
 
-    def _weigh_difference(self, frame: np.ndarray, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """GrabCut's object from a box, weighed against the part of the box that differs from the other frames.
+    def _weigh_difference(self, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """GrabCut's object from a box, or the part of the box that differs from the other frames.
 
         The differing part (:meth:`_differing`) is what moves unlike the background: the
-        object and its shadow, thin parts included, but also a hand that holds it, the wake
-        of a swimming bird, the trail of a slow object over the frames; and it has holes where
-        a uniform object slid over itself. GrabCut's colour segmentation is the better outline
-        wherever it found the object at all. When the two are different things (IoU below
-        ``_DIFFER_AGREE``) and the differing part fits the box at least as well, the differing
-        part wins: GrabCut took background that fills the box as well as the object does (a
-        wall band behind a player whose shadow stretches across the box). Otherwise GrabCut's
-        object gains the differing parts it missed that also look like the object
-        (:meth:`_add_differing`).
+        object and its shadow, but also a hand that holds it, the wake of a swimming bird,
+        the trail of a slow object over the frames; and it has holes where a uniform object
+        slid over itself. GrabCut's colour segmentation is the better outline wherever it
+        found the object at all, so the differing part wins only when the two are different
+        things (IoU below ``_DIFFER_AGREE``) and it fits the box at least as well: GrabCut
+        then took background that fills the box as well as the object does (a wall band
+        behind a player whose shadow stretches across the box).
         """
         differing = self._differing(difference, box)
-        if differing is None:
-            return grabcut
-        if iou(grabcut, differing) < _DIFFER_AGREE and _box_fit(differing, box) >= _box_fit(grabcut, box):
+        if differing is not None and iou(grabcut, differing) < _DIFFER_AGREE and _box_fit(differing, box) >= _box_fit(grabcut, box):
             return differing
-        return self._add_differing(frame, grabcut, differing, difference, box)
+        return grabcut
 
-    def _add_differing(self, frame: np.ndarray, grabcut: np.ndarray, differing: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """``grabcut`` (HxW bool) and the pixels of ``differing`` outside it whose colour and difference say object.
+    def _differing(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The part of ``box`` that differs from the other frames (HxW bool), or None when nothing does.
 
-        GrabCut misses thin parts (a bike's frame and rims, an arm), parts whose colours it
-        gave to the background (a girl's trousers before a dark wall) and a faint shadow; the
-        difference finds them, together with what only moves with the object (a wake, a
-        neighbour brushed past). The two cues agree on the object's core: what both call
-        object teaches the object's colours, what both leave out of the box and the ring
-        around the box teach the background's (learned on this frame where the cues agree,
-        so neither cue's mistakes teach them). A differing pixel outside GrabCut's object is
-        added when its colour log-likelihood ratio plus its difference's own (the log of how
-        far it is past the ``_DIFFER_LOW`` threshold, clipped to ``_SETTLE_DIFFER_CLIP``) is
-        positive. Per pixel, not smoothed: the difference is smooth already, and an object's
-        strongly coloured pixels would lend their evidence to the background fringe around
-        it that the smoothed difference reaches. What GrabCut took stays: the
-        difference's silence is no evidence against it (a uniform object sliding over
-        itself, a textured background the alignment leaves noisy).
-        """
-        agreed = grabcut & differing
-        if not agreed.any():
-            return grabcut
-        diff, noise, around = self._difference_scale(difference, box)
-        x0, y0, x1, y1 = box
-        inside = np.zeros(grabcut.shape, bool)
-        inside[y0:y1, x0:x1] = True
-        codes = self._quantise(frame)
-        fg = self._density(codes[agreed])
-        bg = self._density(codes[(around | inside) & ~grabcut & ~differing])
-        colour = np.log(fg[codes]) - np.log(bg[codes])
-        differs = np.clip(np.log(np.maximum(diff / (_DIFFER_LOW * noise), _SETTLE_TINY)), -_SETTLE_DIFFER_CLIP, _SETTLE_DIFFER_CLIP)
-        return grabcut | (differing & (colour + differs > 0))
-
-    def _difference_scale(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float, np.ndarray]:
-        """``difference`` smoothed (NaN as 0), its noise level (its median just around ``box``) and that ring (HxW bool).
-
-        The ring is where :func:`_moving_in_box` reads the background's motion; the background
-        should match the other frames there, so noise, compression and small misalignments set
-        the scale. The ring is empty when nothing around the box is known (noise then at its floor).
+        The difference is measured against its typical level just around the box
+        (where the background should match: the ring :func:`_moving_in_box` reads), so
+        noise, compression and small misalignments set the scale. Groups of pixels that
+        differ ``_DIFFER_LOW`` times that level and hold one that differs ``_DIFFER_HIGH``
+        times are kept (hysteresis: a shadow is faint, but it hangs on to the object).
         """
         h, w = difference.shape[:2]
         diff = cv2.GaussianBlur(np.nan_to_num(difference, nan=0.0), (0, 0), _DIFFER_BLUR)
@@ -435,22 +390,10 @@ class ClassicMasks:
         around[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m] = True
         around[y0:y1, x0:x1] = False
         around &= np.isfinite(difference)
-        noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE) if around.any() else _DIFFER_MIN_NOISE
-        return diff, noise, around
-
-    def _differing(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
-        """The part of ``box`` that differs from the other frames (HxW bool), or None when nothing does.
-
-        The difference is measured against its typical level just around the box
-        (:meth:`_difference_scale`). Groups of pixels that differ ``_DIFFER_LOW`` times that
-        level and hold one that differs ``_DIFFER_HIGH`` times are kept (hysteresis: a shadow
-        is faint, but it hangs on to the object).
-        """
-        diff, noise, around = self._difference_scale(difference, box)
         if not around.any():
             return None
-        x0, y0, x1, y1 = box
-        inside = np.zeros(diff.shape, bool)
+        noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE)
+        inside = np.zeros((h, w), bool)
         inside[y0:y1, x0:x1] = True
         weak = inside & (diff > _DIFFER_LOW * noise)
         n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
@@ -464,14 +407,7 @@ class ClassicMasks:
     def start(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:
         """State for one direction, seeded with a known frame (HxWx3 uint8 RGB) and its mask (HxW bool).
 
-        A box prompt becomes the first mask by GrabCut in the box (plain, with the centre seeded, with
-the part moving unlike the background seeded), weighed against the part of the box that differs
-from what the clip's other frames show there (:mod:`glassvid.masks.background`): that part
-replaces GrabCut's object when the two are different things, and otherwise lends it the thin
-parts and shadows GrabCut missed, where their colours are the object's (learned where the two
-cues agree) and they differ clearly (:meth:`ClassicMasks._add_differing`).
-
-A prompt mask drawn with a margin around the object (a removal or roto matte,
+        A prompt mask drawn with a margin around the object (a removal or roto matte,
         padded on purpose) is followed by its tight core, and every mask is returned
         grown by the same margin (see :meth:`_margin`): propagation snaps to the
         object's edges, so without this the margin the user asked for is lost on the

@@ -386,34 +386,6 @@ def test_what_the_other_frames_show_behind_a_box_finds_an_object_and_its_shadow(
     assert got[64:70, 100:].mean() > 0.6  # the shadow, far from the disc
 
 
-def test_what_the_other_frames_show_behind_a_box_adds_a_thin_part_that_grabcut_misses() -> None:
-    # a moving disc holds a strand one pixel thick of its own colour: GrabCut's smoothness leaves
-    # much of it out; the strand differs from what the other frames show there and has the colours
-    # of the object's core (where GrabCut and the difference agree), so it is added to GrabCut's object
-    bg = _background()
-    frames, masks, strands = [], [], []
-    for i in range(12):
-        cx, cy = 40 + 3 * i, 60 + i
-        disc = _disc(cx, cy, 16)
-        strand = np.zeros_like(disc)
-        strand[cy, cx + 14 : cx + 50] = True
-        f = _paint(bg, disc, cx, cy, True)
-        f[strand & ~disc] = [230, 60, 40]
-        frames.append(f)
-        masks.append(disc | strand)
-        strands.append(strand & ~disc)
-    box = mask_box(masks[0], 2)
-    dis = DISFlow(preset="fast")
-    difference = background_difference(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])
-    masker = ClassicMasks(MaskConfig())
-    grabcut = masker.initial_mask(frames[0], Prompt(box=box))
-    got = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
-    assert grabcut[strands[0]].mean() < 0.8
-    assert got[strands[0]].mean() > 0.95
-    assert not (grabcut & ~got).any()  # what GrabCut took stays
-    assert iou(got, masks[0]) > 0.95  # and the background around the strand is not taken with it
-
-
 def test_points_without_a_box_give_the_object() -> None:
     frame, mask = _one_frame()
     got = ClassicMasks(MaskConfig()).initial_mask(frame, Prompt(points=((80.0, 60.0, 1), (20.0, 20.0, 0))))
