@@ -40,7 +40,7 @@ from glassvid.config import MaskConfig, load_config  # noqa: E402
 from glassvid.flow import build_flow  # noqa: E402
 from glassvid.flow.ops import chain, fb_consistency  # noqa: E402
 from glassvid.masks import build_masks  # noqa: E402
-from glassvid.masks.background import background_difference  # noqa: E402
+from glassvid.masks.background import background_view  # noqa: E402
 from glassvid.metrics import boundary_f, iou  # noqa: E402
 from glassvid.pipeline import PROMPT_MOTION_FRAMES  # noqa: E402
 from glassvid.prompts import Prompt  # noqa: E402
@@ -166,11 +166,12 @@ def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str) -> Score:
         # they are from what the frames after it show there (each frame with its flow to the one before)
         motion = chain(flows.pair(t)[1] for t in range(1, min(PROMPT_MOTION_FRAMES, len(clip.frames) - 1) + 1))
         box = p.clipped_box(first.shape[1], first.shape[0])
-        difference = background_difference(first, box, [((clip.frames[t], flows.pair(t)[0]) for t in range(1, len(clip.frames)))]) if box is not None else None
+        view = background_view(first, box, [((clip.frames[t], flows.pair(t)[0]) for t in range(1, len(clip.frames)))]) if box is not None else None
+        difference, behind = view if view is not None else (None, None)
     else:
         raise ValueError(prompt)
     t0 = time.perf_counter()
-    mask0 = masker.initial_mask(first, p, motion, difference) if prompt == "box" else masker.initial_mask(first, p)
+    mask0 = masker.initial_mask(first, p, motion, difference, behind) if prompt == "box" else masker.initial_mask(first, p)
     init_s = time.perf_counter() - t0
     state = masker.start(first, mask0)
     js, fs, conf = [], [], []

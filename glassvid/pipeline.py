@@ -36,7 +36,7 @@ from glassvid.flow.ops import chain, fb_consistency
 from glassvid.io.images import parse_pattern
 from glassvid.io import BackgroundWriter, ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
-from glassvid.masks.background import background_difference
+from glassvid.masks.background import background_view
 from glassvid.plate import Inpainter, build_inpainter
 from glassvid.plate.recover import recover_plates
 from glassvid.prompts import Prompt, as_prompts
@@ -342,8 +342,9 @@ class Pipeline:
         for k, prompt in zip(starts, prompts):
             if not store.has("mask", k, "png"):
                 motion = _prompt_motion(clip, k) if prompt.box is not None else None
-                difference = _prompt_difference(clip, k, prompt) if prompt.box is not None else None
-                store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt, motion, difference))
+                view = _prompt_view(clip, k, prompt) if prompt.box is not None else None
+                difference, behind = view if view is not None else (None, None)
+                store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt, motion, difference, behind))
             yield k, 1.0
         runs = [(starts[0], -1, "backward")]
         for j, k in enumerate(starts):
@@ -484,15 +485,16 @@ def _prompt_motion(clip: ClipCache, k: int) -> np.ndarray | None:
     return chain(clip.flow(t, t + direction) for t in range(k, k + direction * steps, direction))
 
 
-def _prompt_difference(clip: ClipCache, k: int, prompt: Prompt) -> np.ndarray | None:
+def _prompt_view(clip: ClipCache, k: int, prompt: Prompt) -> tuple[np.ndarray, np.ndarray] | None:
     """How far frame ``k``'s pixels around its box are from what the frames after it (then before it) show there,
-    aligned along the cached flows: lets a box prompt tell the object from its background (see background_difference)."""
+    and what they show, aligned along the cached flows: lets a box prompt tell the object from its background
+    (see background_view)."""
     box = prompt.clipped_box(clip.info.width, clip.info.height)
     if box is None or box[2] <= box[0] or box[3] <= box[1]:
         return None
     after = ((clip.frame(t), clip.flow(t, t - 1)) for t in range(k + 1, clip.n))
     before = ((clip.frame(t), clip.flow(t, t + 1)) for t in range(k - 1, -1, -1))
-    return background_difference(clip.frame(k), box, [after, before])
+    return background_view(clip.frame(k), box, [after, before])
 
 
 def _ranges(indices: Sequence[int]) -> str:

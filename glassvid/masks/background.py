@@ -11,7 +11,8 @@ optical flow, chained from frame to frame); a pixel of the object, and of what m
 it (its cast shadow), then differs from what most of them show at its place, a pixel of
 the background does not (background subtraction with a moving camera). The median over
 the frames of that colour distance is what :meth:`glassvid.masks.classic.ClassicMasks.initial_mask`
-weighs against GrabCut.
+weighs against GrabCut; the colour those frames show (:func:`background_view`) tells a part of the
+object, in front of something else, from a slow object's trail, where they show the object itself.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ _RANSAC_FRACTION = 0.0025  # RANSAC's inlier distance: this fraction of the fram
 def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], chains: Iterable[Iterable[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray | None:
     """How far each pixel of ``frame`` around ``box`` is from what the other frames show at its place (HxW float32), or None.
 
+    The difference of :func:`background_view` alone.
+    """
+    view = background_view(frame, box, chains)
+    return view[0] if view is not None else None
+
+
+def background_view(frame: np.ndarray, box: tuple[int, int, int, int], chains: Iterable[Iterable[tuple[np.ndarray, np.ndarray]]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """How far each pixel of ``frame`` around ``box`` is from what the other frames show at its place, and what they show.
+
+    Returns ``(difference, behind)`` or None: ``difference`` HxW float32, ``behind`` HxWx3
+    float32 RGB (0-255), the colour of the frame whose distance is that quantile (what most
+    frames show there: the background behind the object, or the object itself where a slow
+    object covers the place in most of them); both NaN where unknown.
+
     The colour distance (RGB, 0-255) from the pixel to each other frame, aligned to
     ``frame`` by the background's motion, at the ``_QUANTILE`` over those frames. NaN
     where no frame reaches and outside the box's neighbourhood (only that is computed).
@@ -56,7 +71,7 @@ def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], cha
     to_work = np.array([[s, 0, -rx0 * s], [0, s, -ry0 * s], [0, 0, 1]], np.float64)
     here = cv2.warpPerspective(frame, to_work, (ww, wh), flags=cv2.INTER_LINEAR).astype(np.float32)
     points = _fit_grid(h, w)
-    dists = []
+    dists, images = [], []
     for run in chains:
         to_prompt = np.eye(3)  # this run's current image -> the prompt frame
         for image, flow in run:
@@ -72,12 +87,17 @@ def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], cha
             dist = np.linalg.norm(warped.astype(np.float32) - here, axis=2)
             dist[~reached] = np.nan
             dists.append(dist)
+            images.append(warped)
     if len(dists) < _MIN_FRAMES:
         return None
-    diff = _nan_quantile(np.stack(dists), _QUANTILE)
+    diff, pick = _nan_quantile(np.stack(dists), _QUANTILE)
+    shown = np.take_along_axis(np.stack(images), pick[None, :, :, None], axis=0)[0].astype(np.float32)
+    shown[np.isnan(diff)] = np.nan
     out = np.full((h, w), np.nan, np.float32)
+    behind = np.full((h, w, 3), np.nan, np.float32)
     out[ry0:ry1, rx0:rx1] = cv2.resize(diff, (rw, rh), interpolation=cv2.INTER_LINEAR) if s < 1 else diff
-    return out
+    behind[ry0:ry1, rx0:rx1] = cv2.resize(shown, (rw, rh), interpolation=cv2.INTER_NEAREST) if s < 1 else shown
+    return out, behind
 
 
 def _fit_grid(h: int, w: int) -> np.ndarray:
@@ -98,16 +118,20 @@ def _homography(points: np.ndarray, flow: np.ndarray, size: int) -> np.ndarray |
     return hom
 
 
-def _nan_quantile(stack: np.ndarray, q: float) -> np.ndarray:
-    """Per-pixel ``q``-quantile over axis 0 of ``stack`` (N x H x W), NaN values left out (NaN where all are).
+def _nan_quantile(stack: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel ``q``-quantile over axis 0 of ``stack`` (N x H x W), NaN values left out (NaN where all are),
+    and which of the N it is (H x W int64).
 
     The nearest rank of the values sorted per pixel: a sort of a few dozen values per
     pixel is several times faster than ``np.nanquantile``'s general path.
     """
     n = stack.shape[0]
-    values = np.sort(stack.reshape(n, -1).T, axis=1)  # NaN sort last
+    flat = stack.reshape(n, -1).T
+    order = np.argsort(flat, axis=1)  # NaN sort last
+    values = np.take_along_axis(flat, order, axis=1)
     count = n - np.isnan(values).sum(axis=1)
     rank = np.clip(np.round(q * (count - 1)).astype(np.int64), 0, n - 1)
     out = np.take_along_axis(values, rank[:, None], axis=1)[:, 0]
     out[count == 0] = np.nan
-    return out.reshape(stack.shape[1:])
+    which = np.take_along_axis(order, rank[:, None], axis=1)[:, 0]
+    return out.reshape(stack.shape[1:]), which.reshape(stack.shape[1:])

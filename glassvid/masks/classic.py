@@ -58,6 +58,14 @@ Per frame, everything runs in a window around the object, resampled to at most
    that has left the place the memory follows (it went with an occluder while the
    velocity held on the object, see 1.) restarts there as soon as the object scores there.
 
+A box prompt becomes the first mask by GrabCut in the box (plain, with the centre seeded, with
+the part moving unlike the background seeded), weighed against the part of the box that differs
+from what the clip's other frames show there (:mod:`glassvid.masks.background`): that part
+replaces GrabCut's object when the two are different things, and otherwise lends it the thin
+parts and shadows GrabCut missed, where their colours are the object's (learned where the two
+cues agree), they differ clearly, and the other frames do not show the object there (a slow
+object's trail) (:meth:`ClassicMasks._add_differing`).
+
 A prompt mask drawn with a margin around the object (a padded removal or roto
 matte) is followed by its core and returned with the same margin (:meth:`ClassicMasks._margin`);
 a mask is taken for a padded one only when that core, grown back by the margin, rebuilds it
@@ -98,6 +106,8 @@ _DIFFER_LOW = 2.0  # a pixel differs from the background at this many times the 
 _DIFFER_HIGH = 6.0  # ... and a group of such pixels is the object when one of them differs this many times (hysteresis)
 _DIFFER_MIN_NOISE = 1.0  # the difference's noise level is at least this (0-255 RGB): a lossless, perfectly aligned clip has none
 _DIFFER_AGREE = 0.3  # below this IoU, GrabCut's object and the differing one are different things (see _weigh_difference)
+_SETTLE_DIFFER_CLIP = 2.0  # a pixel's difference counts at most this much either way (log-likelihood ratio, see _add_differing)
+_SETTLE_TINY = 1e-6  # a difference ratio is floored here before its log (a pixel matching the background exactly)
 _POINT_REGION = 0.2  # a point prompt's candidate region: a disc of this fraction of the frame's short side
 _POINT_SEED = 0.02  # sure-object / sure-background disc at a point, fraction of the frame's short side
 _MARGIN_FRACTION = 0.25  # window margin around the object, fraction of its size (plus its motion)
@@ -314,7 +324,7 @@ class ClassicMasks:
         self.bins = cfg.histogram_bins
 
     # -- prompt -> first mask -----------------------------------------------------------------------------
-    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None, difference: np.ndarray | None = None) -> np.ndarray:
+    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None, difference: np.ndarray | None = None, behind: np.ndarray | None = None) -> np.ndarray:
         """The object's mask on the prompt frame: the mask itself, else GrabCut from the box and/or points.
 
         ``frame``: HxWx3 uint8 RGB; returns HxW bool (True = object). A box runs GrabCut
@@ -326,9 +336,12 @@ class ClassicMasks:
         still shot). The result whose bounding box fits the drawn box best is kept (the
         motion-seeded one on a tie): a user draws the box tight around the object. When
         ``difference`` is given (HxW float, NaN where unknown: how far each pixel is from what
-        the other frames show at its place, :func:`glassvid.masks.background.background_difference`),
-        the part of the box that differs is a second opinion (:meth:`_weigh_difference`): a
-        moving object and what moves with it (its shadow), thin parts included. Points without
+        the other frames show at its place; ``behind``, HxWx3 float RGB: what they show,
+        :func:`glassvid.masks.background.background_view`), the part of the box that differs is
+        a second opinion (:meth:`_weigh_difference`): a moving object and what moves with it
+        (its shadow), thin parts included; it replaces GrabCut's object when the two are
+        different things, and otherwise adds to it the differing parts that look like the
+        object where the other frames do not show the object itself. Points without
         a box seed GrabCut with a disc around each positive point; only parts touching
         a positive point are kept. Raises :class:`PromptError` when nothing is selected.
         """
@@ -349,7 +362,7 @@ class ClassicMasks:
                 mask = np.zeros((h, w), bool)
                 mask[box[1] : box[3], box[0] : box[2]] = True
             if difference is not None and not prompt.points:  # points refine GrabCut: the user said what the object is
-                mask = self._weigh_difference(self._clean(mask, None), difference, box)
+                mask = self._weigh_difference(frame, self._clean(mask, None), difference, box, behind)
         elif positives:
             mask = _grabcut_points(frame, prompt.points)
         else:
@@ -359,31 +372,74 @@ class ClassicMasks:
             raise PromptError("the prompt selects no object on its frame; draw the box tighter around the object, add a --point on it, or give --mask")
         return mask
 
-    def _weigh_difference(self, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """GrabCut's object from a box, or the part of the box that differs from the other frames.
+    def _weigh_difference(self, frame: np.ndarray, grabcut: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int], behind: np.ndarray | None = None) -> np.ndarray:
+        """GrabCut's object from a box, weighed against the part of the box that differs from the other frames.
 
         The differing part (:meth:`_differing`) is what moves unlike the background: the
-        object and its shadow, but also a hand that holds it, the wake of a swimming bird,
-        the trail of a slow object over the frames; and it has holes where a uniform object
-        slid over itself. GrabCut's colour segmentation is the better outline wherever it
-        found the object at all, so the differing part wins only when the two are different
-        things (IoU below ``_DIFFER_AGREE``) and it fits the box at least as well: GrabCut
-        then took background that fills the box as well as the object does (a wall band
-        behind a player whose shadow stretches across the box).
+        object and its shadow, thin parts included, but also a hand that holds it, the wake
+        of a swimming bird, the trail of a slow object over the frames; and it has holes where
+        a uniform object slid over itself. GrabCut's colour segmentation is the better outline
+        wherever it found the object at all. When the two are different things (IoU below
+        ``_DIFFER_AGREE``) and the differing part fits the box at least as well, the differing
+        part wins: GrabCut took background that fills the box as well as the object does (a
+        wall band behind a player whose shadow stretches across the box). Otherwise GrabCut's
+        object gains the differing parts it missed that also look like the object
+        (:meth:`_add_differing`).
         """
         differing = self._differing(difference, box)
-        if differing is not None and iou(grabcut, differing) < _DIFFER_AGREE and _box_fit(differing, box) >= _box_fit(grabcut, box):
+        if differing is None:
+            return grabcut
+        if iou(grabcut, differing) < _DIFFER_AGREE and _box_fit(differing, box) >= _box_fit(grabcut, box):
             return differing
-        return grabcut
+        return self._add_differing(frame, grabcut, differing, difference, box, behind)
 
-    def _differing(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
-        """The part of ``box`` that differs from the other frames (HxW bool), or None when nothing does.
+    def _add_differing(self, frame: np.ndarray, grabcut: np.ndarray, differing: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int], behind: np.ndarray | None = None) -> np.ndarray:
+        """``grabcut`` (HxW bool) and the pixels of ``differing`` outside it whose colour and difference say object.
 
-        The difference is measured against its typical level just around the box
-        (where the background should match: the ring :func:`_moving_in_box` reads), so
-        noise, compression and small misalignments set the scale. Groups of pixels that
-        differ ``_DIFFER_LOW`` times that level and hold one that differs ``_DIFFER_HIGH``
-        times are kept (hysteresis: a shadow is faint, but it hangs on to the object).
+        GrabCut misses thin parts (a bike's frame and rims, an arm), parts whose colours it
+        gave to the background (a dog's legs over a similar floor) and a faint shadow; the
+        difference finds them, together with what only moves with the object (a wake, a
+        neighbour brushed past) and noise where the alignment of a textured background is
+        off. The two cues agree on the object's core: what both call object teaches the
+        object's colours, what both leave out of the box and the ring around the box teach
+        the background's (learned on this frame where the cues agree, so neither cue's
+        mistakes teach them). A differing pixel outside GrabCut's object is added when its
+        colour is likelier on the object (the difference alone adds nothing) and that
+        log-likelihood ratio plus its difference's own (the log of how far the pixel's own
+        difference, not the smoothed one that spills past the outline, is past the
+        ``_DIFFER_LOW`` threshold, clipped to ``_SETTLE_DIFFER_CLIP``) is positive. With
+        ``behind`` (HxWx3 float RGB, NaN where unknown: what most other frames show at each
+        place, :func:`glassvid.masks.background.background_view`), a pixel where they show
+        the object's colours is not added: a slow object differs from the later frames also
+        where it is not yet, its trail, because they show it there. What GrabCut took stays:
+        the difference's silence is no evidence against it (a uniform object sliding over
+        itself, a textured background the alignment leaves noisy).
+        """
+        agreed = grabcut & differing
+        if not agreed.any():
+            return grabcut
+        _, noise, around = self._difference_scale(difference, box)
+        x0, y0, x1, y1 = box
+        inside = np.zeros(grabcut.shape, bool)
+        inside[y0:y1, x0:x1] = True
+        codes = self._quantise(frame)
+        fg = self._density(codes[agreed])
+        bg = self._density(codes[(around | inside) & ~grabcut & ~differing])
+        colour = np.log(fg[codes]) - np.log(bg[codes])
+        differs = np.clip(np.log(np.maximum(np.nan_to_num(difference, nan=0.0) / (_DIFFER_LOW * noise), _SETTLE_TINY)), -_SETTLE_DIFFER_CLIP, _SETTLE_DIFFER_CLIP)
+        added = differing & (colour > 0) & (colour + differs > 0)
+        if behind is not None:
+            known = np.isfinite(behind).all(axis=2)
+            shown = self._quantise(np.nan_to_num(behind, nan=0.0).astype(np.uint8))
+            added &= ~known | (np.log(fg[shown]) <= np.log(bg[shown]))
+        return grabcut | added
+
+    def _difference_scale(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float, np.ndarray]:
+        """``difference`` smoothed (NaN as 0), its noise level (its median just around ``box``) and that ring (HxW bool).
+
+        The ring is where :func:`_moving_in_box` reads the background's motion; the background
+        should match the other frames there, so noise, compression and small misalignments set
+        the scale. The ring is empty when nothing around the box is known (noise then at its floor).
         """
         h, w = difference.shape[:2]
         diff = cv2.GaussianBlur(np.nan_to_num(difference, nan=0.0), (0, 0), _DIFFER_BLUR)
@@ -393,10 +449,22 @@ class ClassicMasks:
         around[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m] = True
         around[y0:y1, x0:x1] = False
         around &= np.isfinite(difference)
+        noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE) if around.any() else _DIFFER_MIN_NOISE
+        return diff, noise, around
+
+    def _differing(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The part of ``box`` that differs from the other frames (HxW bool), or None when nothing does.
+
+        The difference is measured against its typical level just around the box
+        (:meth:`_difference_scale`). Groups of pixels that differ ``_DIFFER_LOW`` times that
+        level and hold one that differs ``_DIFFER_HIGH`` times are kept (hysteresis: a shadow
+        is faint, but it hangs on to the object).
+        """
+        diff, noise, around = self._difference_scale(difference, box)
         if not around.any():
             return None
-        noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE)
-        inside = np.zeros((h, w), bool)
+        x0, y0, x1, y1 = box
+        inside = np.zeros(diff.shape, bool)
         inside[y0:y1, x0:x1] = True
         weak = inside & (diff > _DIFFER_LOW * noise)
         n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
@@ -410,7 +478,15 @@ class ClassicMasks:
     def start(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:
         """State for one direction, seeded with a known frame (HxWx3 uint8 RGB) and its mask (HxW bool).
 
-        A prompt mask drawn with a margin around the object (a removal or roto matte,
+        A box prompt becomes the first mask by GrabCut in the box (plain, with the centre seeded, with
+the part moving unlike the background seeded), weighed against the part of the box that differs
+from what the clip's other frames show there (:mod:`glassvid.masks.background`): that part
+replaces GrabCut's object when the two are different things, and otherwise lends it the thin
+parts and shadows GrabCut missed, where their colours are the object's (learned where the two
+cues agree), they differ clearly, and the other frames do not show the object there (a slow
+object's trail) (:meth:`ClassicMasks._add_differing`).
+
+A prompt mask drawn with a margin around the object (a removal or roto matte,
         padded on purpose) is followed by its tight core, and every mask is returned
         grown by the same margin (see :meth:`_margin`): propagation snaps to the
         object's edges, so without this the margin the user asked for is lost on the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from glassvid.flow.dis import DISFlow
-from glassvid.masks.background import background_difference
+from glassvid.masks.background import background_difference, background_view
 
 W, H = 160, 120
 
@@ -47,3 +47,18 @@ def test_the_object_differs_from_what_the_other_frames_show_and_the_background_d
 def test_too_few_frames_tell_nothing() -> None:
     frames, _ = _scene(4)
     assert background_difference(frames[0], (40, 40, 80, 80), [_chain(frames)]) is None
+
+
+def test_what_the_other_frames_show_is_the_background_behind_the_object() -> None:
+    frames, masks = _scene(16)
+    box = (40, 40, 80, 80)
+    view = background_view(frames[0], box, [_chain(frames)])
+    assert view is not None
+    diff, behind = view
+    assert behind.shape == (H, W, 3) and behind.dtype == np.float32
+    assert np.array_equal(np.isnan(diff), np.isnan(behind).any(axis=2))
+    inside = np.zeros((H, W), bool)
+    inside[box[1] : box[3], box[0] : box[2]] = True
+    distance = np.abs(behind - frames[0].astype(np.float32)).sum(axis=2)
+    assert np.median(distance[inside & ~masks[0]]) < 20  # the background shows itself
+    assert np.median(distance[masks[0]]) > 100  # the object's place shows the wall behind it

@@ -16,7 +16,7 @@ from glassvid.errors import PromptError
 from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
-from glassvid.masks.background import background_difference
+from glassvid.masks.background import background_difference, background_view
 from glassvid.masks.classic import ClassicMasks, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
@@ -412,6 +412,55 @@ def test_what_the_other_frames_show_behind_a_box_finds_an_object_and_its_shadow(
     got = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
     assert iou(got, masks[0]) > 0.6
     assert got[64:70, 100:].mean() > 0.6  # the shadow, far from the disc
+
+
+def test_what_the_other_frames_show_behind_a_box_adds_a_thin_part_that_grabcut_misses() -> None:
+    # a moving disc holds a strand one pixel thick of its own colour: GrabCut's smoothness leaves
+    # much of it out; the strand differs from what the other frames show there and has the colours
+    # of the object's core (where GrabCut and the difference agree), so it is added to GrabCut's object
+    bg = _background()
+    frames, masks, strands = [], [], []
+    for i in range(12):
+        cx, cy = 40 + 3 * i, 60 + i
+        disc = _disc(cx, cy, 16)
+        strand = np.zeros_like(disc)
+        strand[cy, cx + 14 : cx + 50] = True
+        f = _paint(bg, disc, cx, cy, True)
+        f[strand & ~disc] = [230, 60, 40]
+        frames.append(f)
+        masks.append(disc | strand)
+        strands.append(strand & ~disc)
+    box = mask_box(masks[0], 2)
+    dis = DISFlow(preset="fast")
+    difference = background_difference(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])
+    masker = ClassicMasks(MaskConfig())
+    grabcut = masker.initial_mask(frames[0], Prompt(box=box))
+    got = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
+    assert grabcut[strands[0]].mean() < 0.8
+    assert got[strands[0]].mean() > 0.95
+    assert not (grabcut & ~got).any()  # what GrabCut took stays
+    assert iou(got, masks[0]) > 0.95  # and the background around the strand is not taken with it
+
+
+def test_a_slow_objects_trail_is_not_added_where_the_other_frames_show_the_object() -> None:
+    # a disc sliding slower than its size over a background that shares its colours: the places it
+    # covers in most later frames differ from them too (its trail), and some have the object's colours;
+    # what the later frames show there is the object, so they are not added to GrabCut's object
+    from scenes import moving_disc
+
+    frames, masks = moving_disc(12)
+    box = mask_box(masks[0], 3)
+    dis = DISFlow(preset="fast")
+    view = background_view(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])
+    assert view is not None
+    difference, behind = view
+    masker = ClassicMasks(MaskConfig())
+    grabcut = masker.initial_mask(frames[0], Prompt(box=box))
+    blind = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
+    got = masker.initial_mask(frames[0], Prompt(box=box), None, difference, behind)
+    assert (blind & ~grabcut & ~masks[0]).any()  # without what the frames show, some of the trail comes in
+    assert not (got & ~grabcut & ~masks[0]).any()
+    assert iou(got, masks[0]) >= iou(grabcut, masks[0])
 
 
 def test_points_without_a_box_give_the_object() -> None:
