@@ -69,11 +69,12 @@ mask, times the share of the mask whose colour the prompt frame showed at that p
 on the object (it falls when the mask is left on background); it drives the
 safeguards and re-detection (4., 5.). The reported confidence is that times how much
 the tracked place still looks like the prompt object (:meth:`ClassicMasks._looks_like`:
-the colour memory's score there against the prompt frame's own, a factor from 0.5 to
-1): a mask that follows a look-alike or spread onto background with a decisive
-boundary is steady, not right. On the benchmark's frames it tells J >= 0.5 from J < 0.5
-with a ROC AUC of 0.93 (0.88 from the step's certainty alone); an object that changes
-its look or scale a lot (an articulated player, one moving away) scores lower too.
+the colour memory's and the re-detection's scores of the prompt object there against
+the prompt frame's own, a factor from 0.5 to 1): a mask that follows a look-alike or
+spread onto background with a decisive boundary is steady, not right. On the
+benchmark's frames it tells J >= 0.5 from J < 0.5 with a ROC AUC of 0.95 (0.88 from the
+step's certainty alone); an object that changes its look or size a lot (an articulated
+player, one moving away) scores lower too.
 """
 
 from __future__ import annotations
@@ -172,8 +173,9 @@ _LAYER_WEIGHT = 2.0  # ... and its weight against the object's log-odds (2 x 2: 
 _MEMORY_JUMP = 0.05  # a velocity this far from the last one (fraction of the object's size, + 2 px) must also fit the colour memory
 _MEMORY_JUMP_GAIN = 0.1  # ... the last velocity stands when the memory scores it this share of the prompt frame's own score higher
 _MEMORY_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio (see _memory_scores)
-_LOOKS_FULL = 0.8  # the reported confidence is full when the memory scores the prompt object at the tracked place this share of its own score ...
+_LOOKS_FULL = 0.8  # the reported confidence is full when the prompt object scores at the tracked place this share of its own scores ...
 _LOOKS_FLOOR = 0.5  # ... and falls linearly to this factor at a score of 0 or below (see _looks_like)
+_LOOKS_DENSITY_STRIDE = 4  # the frame's colour density for _looks_like is counted on every this many pixels each way (1/16 of the time, same ranking)
 
 
 @dataclass
@@ -739,20 +741,24 @@ class ClassicMasks:
 
         The step's own certainty (boundary decisiveness, agreement with the carried mask, seen colours)
         stays high on a mask that follows the wrong thing steadily: a look-alike (another girl, the other
-        dog) or background it spread onto. The colour memory's score of the prompt object at the tracked
-        placement (:func:`_memory_scores`, over the samples in the frame), as a share of the prompt frame's
-        own, tells those apart: it falls from 1 to 0 or below there (issue 4). It reaches the full factor at
-        ``_LOOKS_FULL`` of the prompt frame's score and never drops below ``_LOOKS_FLOOR``: an articulated
-        object (a tennis player) looks less like its prompt frame while its mask is still right. Only the
-        reported number: the safeguards and re-detection keep the step's own certainty (re-detecting on
-        it cost 0.007 mean J&F on the benchmark). 1 when the prompt object does not stand out from its
-        surroundings (``_FIND_MIN_SELF``).
+        dog) or background it spread onto (issue 4). Two scores of the prompt object placed at the tracked
+        placement, each as a share of the prompt frame's own, are averaged: the colour memory's
+        (:func:`_memory_scores`, over the samples in the frame: the object's colours against what stood
+        beside it, cell by cell) and the re-detection's match (:func:`_match_scores`: against the whole
+        frame's colours, leaning on the object's overall colours, so an articulated object whose parts
+        moved between cells, a tennis player, still scores). They fall from 1 to 0 or below on a
+        look-alike or on background. The factor is full at ``_LOOKS_FULL`` of the prompt frame's score
+        and never below ``_LOOKS_FLOOR``. Only the reported number: the safeguards and re-detection keep
+        the step's own certainty (re-detecting on it cost 0.007 mean J&F on the benchmark). 1 when the
+        prompt object does not stand out from its surroundings (``_FIND_MIN_SELF``).
         """
         app, mem = state.appearance, state.memory
         if app is None or mem is None or app.self_score < _FIND_MIN_SELF or app.memory_self <= 0:
             return 1.0
-        score = float(_memory_scores(mem, app, frame, np.asarray(tracked, np.float64)[None, :], visible_only=True)[0])
-        return _LOOKS_FLOOR + (1.0 - _LOOKS_FLOOR) * float(np.clip(score / (_LOOKS_FULL * app.memory_self), 0.0, 1.0))
+        at = np.asarray(tracked, np.float64)[None, :]
+        memory = float(_memory_scores(mem, app, frame, at, visible_only=True)[0]) / app.memory_self
+        match = float(_match_scores_near(app, frame, mem.bits, at[0])) / app.self_score
+        return _LOOKS_FLOOR + (1.0 - _LOOKS_FLOOR) * float(np.clip(0.5 * (memory + match) / _LOOKS_FULL, 0.0, 1.0))
 
     def _lost(self, state: ClassicState, frame: np.ndarray) -> tuple[np.ndarray, float]:
         """The object is gone: empty mask, confidence 0; later steps look for it around where it was last seen."""
@@ -1091,6 +1097,24 @@ def _match_scores(app: _Appearance, codes: np.ndarray, frame_log: np.ndarray, pl
     pts, base = app.inside[::stride], app.inside_base[::stride]
     dx, dy = pts[:, 0].astype(np.float64) - cx, pts[:, 1].astype(np.float64) - cy
     return match_scores(np.ascontiguousarray(places, np.float64), dx, dy, np.ascontiguousarray(base), codes, app.obj_log, frame_log, float(cx), float(cy), _FIND_LLR_CLIP, _FIND_VISIBLE)
+
+
+def _match_scores_near(app: _Appearance, frame: np.ndarray, bits: int, place: np.ndarray) -> float:
+    """:func:`_match_scores` of one placement (scale, x, y px), cheaply: colours binned only over the placed
+    object's box, the frame's colour density from every ``_LOOKS_DENSITY_STRIDE``-th pixel each way."""
+    h, w = frame.shape[:2]
+    cx, cy = app.centre
+    s, ox, oy = (float(v) for v in place)
+    xs = np.rint(cx + s * (app.inside[:, 0] - cx) + ox)
+    ys = np.rint(cy + s * (app.inside[:, 1] - cy) + oy)
+    x0, y0 = int(np.clip(xs.min(), 0, w)), int(np.clip(ys.min(), 0, h))
+    x1, y1 = int(np.clip(xs.max() + 1, 0, w)), int(np.clip(ys.max() + 1, 0, h))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    k = _LOOKS_DENSITY_STRIDE
+    frame_log = _frame_log_density(_colour_codes(frame[::k, ::k], bits), bits)
+    codes = _colour_codes(frame[y0:y1, x0:x1], bits)  # the crop's samples land where the whole frame's would; those off it are off the frame
+    return float(_match_scores(app, codes, frame_log, np.array([[s, ox - x0, oy - y0]]))[0])
 
 
 def _memory_scores(mem: ColourMemory, app: _Appearance, frame: np.ndarray, places: np.ndarray, *, visible_only: bool = False) -> np.ndarray:

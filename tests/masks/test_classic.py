@@ -17,7 +17,7 @@ from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
 from glassvid.masks.background import background_difference
-from glassvid.masks.classic import _LOOKS_FLOOR, ClassicMasks, _moving_in_box
+from glassvid.masks.classic import _LOOKS_DENSITY_STRIDE, _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
 from glassvid.prompts import Prompt
@@ -370,6 +370,17 @@ def test_the_appearance_factor_is_full_on_the_prompt_object_and_its_floor_on_bac
     assert masker._looks_like(state, frames[0], here) == pytest.approx(1.0)
     assert masker._looks_like(state, frames[0], np.array([1.0, 60.0, 0.0])) == pytest.approx(_LOOKS_FLOOR, abs=0.1)  # background beside it
     assert masker._looks_like(state, _background(), here) == pytest.approx(_LOOKS_FLOOR, abs=0.1)  # the object gone
+
+
+@pytest.mark.parametrize("place", [(1.0, 0.0, 0.0), (1.0, 30.0, -5.0), (0.8, -40.0, 10.0), (1.2, 90.0, 0.0)], ids=["here", "moved", "smaller", "half-out"])
+def test_the_appearance_match_on_a_crop_scores_as_on_the_whole_frame(place: tuple[float, float, float]) -> None:
+    # _looks_like bins colours only over the placed object's box: samples must land where they would on the whole frame
+    frames, masks = _clip([(50, 60), (70, 55)], textured=True)
+    state = ClassicMasks(MaskConfig()).start(frames[0], masks[0])
+    app, bits = state.appearance, state.memory.bits
+    codes = _colour_codes(frames[1], bits)
+    whole = _match_scores(app, codes, _frame_log_density(_colour_codes(frames[1][::_LOOKS_DENSITY_STRIDE, ::_LOOKS_DENSITY_STRIDE], bits), bits), np.array([place]))[0]
+    assert _match_scores_near(app, frames[1], bits, np.array(place)) == pytest.approx(whole, abs=1e-9)
 
 
 def test_an_empty_start_mask_gives_empty_masks_without_error() -> None:
