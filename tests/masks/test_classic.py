@@ -17,7 +17,7 @@ from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
 from glassvid.masks.background import background_difference
-from glassvid.masks.classic import _LOOKS_DENSITY_STRIDE, _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _moving_in_box
+from glassvid.masks.classic import _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
 from glassvid.prompts import Prompt
@@ -379,8 +379,9 @@ def test_the_appearance_match_on_a_crop_scores_as_on_the_whole_frame(place: tupl
     state = ClassicMasks(MaskConfig()).start(frames[0], masks[0])
     app, bits = state.appearance, state.memory.bits
     codes = _colour_codes(frames[1], bits)
-    whole = _match_scores(app, codes, _frame_log_density(_colour_codes(frames[1][::_LOOKS_DENSITY_STRIDE, ::_LOOKS_DENSITY_STRIDE], bits), bits), np.array([place]))[0]
-    assert _match_scores_near(app, frames[1], bits, np.array(place)) == pytest.approx(whole, abs=1e-9)
+    density = _frame_log_density(codes, bits)
+    whole = _match_scores(app, codes, density, np.array([place]))[0]
+    assert _match_scores_near(app, frames[1], density, bits, np.array(place)) == pytest.approx(whole, abs=1e-9)
 
 
 def test_an_empty_start_mask_gives_empty_masks_without_error() -> None:
