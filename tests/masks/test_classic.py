@@ -17,7 +17,7 @@ from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
 from glassvid.masks.background import background_difference, background_view
-from glassvid.masks.classic import ClassicMasks, _moving_in_box
+from glassvid.masks.classic import _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
 from glassvid.prompts import Prompt
@@ -334,6 +334,54 @@ def test_confidence_drops_when_the_object_disappears_in_place() -> None:
     assert min(conf[:4]) > 0.6
     assert max(conf[4:]) < 0.3
     assert np.count_nonzero(pred[-1]) <= np.count_nonzero(masks[0])
+
+
+def _checker(cx: float, cy: float, a, b) -> np.ndarray:
+    """HxWx3 float32: a 5 px checkerboard of colours ``a`` and ``b`` aligned on (cx, cy), as ``_paint`` draws the textured object."""
+    ys, xs = np.mgrid[0:H, 0:W]
+    odd = ((np.floor((xs - cx) / 5) + np.floor((ys - cy) / 5)) % 2)[..., None] > 0
+    return np.where(odd, np.array(a, np.float32), np.array(b, np.float32))
+
+
+def test_confidence_falls_when_the_tracked_place_no_longer_looks_like_the_prompt_object() -> None:
+    # from frame 5 the object is replaced in place by another one of its shape that keeps its red squares
+    # but has the background's colour for the blue ones: the boundary stays as decisive as on the object
+    # (the step's own certainty hardly moves, 0.85 -> 0.83), so only how the tracked place looks tells it
+    bg = _background()
+    disc = _disc(80, 60, 18)
+    other = _checker(80, 60, (230, 60, 40), np.median(bg[_disc(80, 60, 30) & ~_disc(80, 60, 20)], axis=0))
+    frames, _ = _clip([(80, 60)] * 12, textured=True)
+    for i in range(5, 12):
+        frames[i] = bg.copy()
+        frames[i][disc] = other[disc].astype(np.uint8)
+    pred, conf = _propagate(frames, disc)
+    clean, swapped = min(conf[:4]), max(conf[5:])
+    assert clean > 0.7
+    assert swapped < 0.85 * clean, (clean, swapped)
+    # the mask stays on the swapped object (on its red squares, the colour it knows): only the confidence says it is not the prompt's
+    assert pred[-1].any() and np.count_nonzero(pred[-1] & disc) > 0.9 * np.count_nonzero(pred[-1])
+
+
+def test_the_appearance_factor_is_full_on_the_prompt_object_and_its_floor_on_background() -> None:
+    frames, masks = _clip([(50, 60)], textured=True)
+    masker = ClassicMasks(MaskConfig())
+    state = masker.start(frames[0], masks[0])
+    here = np.array([1.0, 0.0, 0.0])
+    assert masker._looks_like(state, frames[0], here) == pytest.approx(1.0)
+    assert masker._looks_like(state, frames[0], np.array([1.0, 60.0, 0.0])) == pytest.approx(_LOOKS_FLOOR, abs=0.1)  # background beside it
+    assert masker._looks_like(state, _background(), here) == pytest.approx(_LOOKS_FLOOR, abs=0.1)  # the object gone
+
+
+@pytest.mark.parametrize("place", [(1.0, 0.0, 0.0), (1.0, 30.0, -5.0), (0.8, -40.0, 10.0), (1.2, 90.0, 0.0)], ids=["here", "moved", "smaller", "half-out"])
+def test_the_appearance_match_on_a_crop_scores_as_on_the_whole_frame(place: tuple[float, float, float]) -> None:
+    # _looks_like bins colours only over the placed object's box: samples must land where they would on the whole frame
+    frames, masks = _clip([(50, 60), (70, 55)], textured=True)
+    state = ClassicMasks(MaskConfig()).start(frames[0], masks[0])
+    app, bits = state.appearance, state.memory.bits
+    codes = _colour_codes(frames[1], bits)
+    density = _frame_log_density(codes, bits)
+    whole = _match_scores(app, codes, density, np.array([place]))[0]
+    assert _match_scores_near(app, frames[1], density, bits, np.array(place)) == pytest.approx(whole, abs=1e-9)
 
 
 def test_an_empty_start_mask_gives_empty_masks_without_error() -> None:
