@@ -19,7 +19,9 @@ Per frame, everything runs in a window around the object, resampled to at most
 2. **Appearance.** The prompt frame is the only ground truth, so its colours are
    kept, object-centric, in a grid over (cell y, cell x, R, G, B): object and
    background counts per cell, learned once from the prompt mask and looked up at
-   the object's tracked offset. It is a set of localized colour classifiers (Video
+   the object's tracked offset, compared as shares of each class's samples in the
+   cell (a cell where the object is a thin part does not vote background for all its
+   colours, see :class:`ColourMemory`). It is a set of localized colour classifiers (Video
    SnapCut, Bai et al., SIGGRAPH 2009) that never drifts, because it never learns
    from its own output. Where it has no samples, a global colour model (the prompt
    frame's histograms mixed with a slowly updated one) answers, discounted inside
@@ -138,6 +140,7 @@ _SEEN_COUNT = 0.01  # memory samples (after blurring) for a colour to count as s
 _SUPPORT_FULL = 0.5  # a mask with at least this share of seen colours keeps its full confidence
 _MEMORY_MARGIN = 0.5  # the memory covers the prompt object's box grown by this fraction of its size
 _MEMORY_MAX_PIXELS = 400_000  # prompt-frame samples for the memory (subsampled beyond)
+_CELL_TOTAL_PAD = 0.2  # a memory cell's object and background totals are each padded by this share of its samples (see ColourMemory)
 _HIST_RING_FRACTION = 0.5  # global model: background sampled this far around the object, fraction of its size
 _HIST_FLOOR = 1e-5  # added to every normalised histogram bin: never-seen colours decide nothing
 _AFFINE_SAMPLES = 400  # points an affine motion is fitted to
@@ -197,6 +200,17 @@ class ColourMemory:
     Cell ``(0, 0)`` starts at ``origin`` (x, y; prompt-frame pixels); cells are ``cell``
     pixels wide. ``confidence``: (ny, nx) in [0, 1], how well the cell's classifier
     separates the object from the background along the prompt mask's boundary.
+
+    A cell's object probability of a colour compares the colour's share of the cell's
+    object samples with its share of the background samples (class-conditional densities,
+    as the global model's histograms are), not the raw counts: raw counts carry the
+    cell's area ratio as a prior, and where the object is a thin part (a shadow, a racket,
+    a leg) that prior says background for every colour, so colour, which has the larger
+    share in the fusion, cut thin parts that the motion carried well. Where the object is
+    that thin the carried shape is the better prior. Each total is padded by
+    ``_CELL_TOTAL_PAD`` of the cell's samples (the area ratio is divided out up to a factor
+    of 1 / that): a few object samples in a cell (blurred in from the next one, the tip of
+    a beak) must not make every colour they touch the object's.
     """
 
     fg: np.ndarray
@@ -212,6 +226,12 @@ class ColourMemory:
         self.fg_flat = np.concatenate([self.fg.reshape(-1), np.zeros(n3, np.float32)])
         self.bg_flat = np.concatenate([self.bg.reshape(-1), np.zeros(n3, np.float32)])
         self.confidence_flat = np.concatenate([self.confidence.reshape(-1), np.zeros(1, np.float32)])
+        # per cell: 1 / each class's total (padded), so counts times it are class-conditional densities
+        nf = self.fg.reshape(self.confidence.size, -1).sum(1, dtype=np.float64)
+        nb = self.bg.reshape(self.confidence.size, -1).sum(1, dtype=np.float64)
+        pad = _CELL_TOTAL_PAD * (nf + nb) + 1e-9
+        self.fg_scale_flat = np.concatenate([1.0 / (nf + pad), [0.0]]).astype(np.float32)
+        self.bg_scale_flat = np.concatenate([1.0 / (nb + pad), [0.0]]).astype(np.float32)
 
 
 @dataclass
@@ -770,7 +790,8 @@ A prompt mask drawn with a margin around the object (a removal or roto matte,
 
     def _colour(self, state: ClassicState, win: _Window, cur: np.ndarray, align: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per work pixel: object probability from colour, the colour model's confidence, and whether
-        the prompt frame showed this colour on the object at this place (``align``: frame -> prompt frame)."""
+        the prompt frame showed this colour on the object at this place (``align``: frame -> prompt frame),
+        i.e. its share of the object's samples there is larger than its share of the background's."""
         cfg = self.cfg
         fg = (1.0 - cfg.prompt_memory) * state.fg_hist + cfg.prompt_memory * state.fg0
         bg = (1.0 - cfg.prompt_memory) * state.bg_hist + cfg.prompt_memory * state.bg0
@@ -799,8 +820,10 @@ A prompt mask drawn with a margin around the object (a removal or roto matte,
         idx = cell * n**3 + _colour_codes(cur, mem.bits)
         lf = mem.fg_flat[idx]
         lb = mem.bg_flat[idx]
-        count = lf + lb
-        p_local = (lf + 1e-6) / (count + 2e-6)
+        count = lf + lb  # how much the memory knows about this colour here
+        df = lf * mem.fg_scale_flat[cell]  # class-conditional densities: the cell's area ratio is no prior (see ColourMemory)
+        db = lb * mem.bg_scale_flat[cell]
+        p_local = (df + 1e-12) / (df + db + 2e-12)
         a = count / (count + _LOCAL_PSEUDO_COUNT)
         if self.cfg.novel_colour < 1.0:
             # a colour never seen at this place on the prompt frame (in a cell the memory covers) is more
