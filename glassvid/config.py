@@ -57,7 +57,7 @@ class MaskConfig:
     backend: str = _f("classic", "Mask backend: 'classic' (flow + colour refinement, no weights) or 'sam' ([models]).", choices=("classic", "sam"))
     refine_band_px: int = _f(4, "Classic: the mask may grow at most this far past the carried one in a frame (at least; see growth_fraction), and the colour model moves its boundary within this band.", unit="px", range=(0, 64))
     growth_fraction: float = _f(0.08, "Classic: largest growth of the mask in one frame, as a fraction of the object's size (the larger of this and refine_band_px): limits creep onto similar-looking background.", unit="fraction of object size", range=(0.0, 0.5))
-    snap_weight: float = _f(0.5, "Classic: share of the colour model at the carried boundary (Video SnapCut's shape/colour blend); 0 = the carried shape alone.", unit="fraction", range=(0.0, 1.0))
+    snap_weight: float = _f(0.5, "Classic: share of the colour model at the carried boundary (Video SnapCut's shape/colour blend); acts only where it exceeds colour_floor (not with the defaults); 0 = the floor alone.", unit="fraction", range=(0.0, 1.0))
     colour_floor: float = _f(0.7, "Classic: share of the colour model everywhere within reach of the carried mask; lets colour cut occluders out and regrow parts the motion lost. 0 = colour only near the boundary.", unit="fraction", range=(0.0, 1.0))
     memory_cells: float = _f(12.0, "Classic: the prompt frame's colour memory has this many cells across the object; more = more local colour models, fewer samples each.", unit="cells", range=(1.0, 64.0))
     memory_colour_bits: int = _f(4, "Classic: bits per RGB channel of the colour memory's bins (4 = 16 levels).", unit="bits", range=(2, 6))

@@ -27,11 +27,15 @@ Per frame, everything runs in a window around the object, resampled to at most
    frame's histograms mixed with a slowly updated one) answers, discounted inside
    the object's footprint: a colour never seen there is more likely uncovered
    background or an occluder.
-3. **Fusion.** As in SnapCut, the colour model decides near the carried boundary,
-   over a width that grows with how well colour separated object and background
-   there on the prompt frame; elsewhere the carried shape dominates, with a floor
-   share for colour (``colour_floor``) that lets it cut occluders out of the object
-   and regrow parts the motion lost. The mask may not grow farther than a band
+3. **Fusion.** Colour and the carried shape are blended, colour taking at least a
+   floor share (``colour_floor``, 0.7) everywhere within reach of the carried mask:
+   enough to cut occluders out of the object and regrow parts the motion lost (a
+   lower share keeps single steps closer to the carried mask, but the mask then
+   shrinks over whole runs). As in SnapCut, colour may take more near the carried
+   boundary (``snap_weight``, over a width that grows with how well colour separated
+   object and background there on the prompt frame); with the defaults
+   (``snap_weight`` 0.5 below the floor) that band adds nothing: raising it to 0.9 was
+   measured level with the defaults (mask-prompt mean J&F 0.636 vs 0.649). The mask may not grow farther than a band
    around the carried one in one frame, so it cannot creep onto similar-looking
    background. Motion layers: where the object and the background move clearly
    differently (a camera following the object), a pixel whose colour the memory did
