@@ -513,15 +513,7 @@ class ClassicMasks:
     def start(self, frame: np.ndarray, mask: np.ndarray) -> ClassicState:
         """State for one direction, seeded with a known frame (HxWx3 uint8 RGB) and its mask (HxW bool).
 
-        A box prompt becomes the first mask by GrabCut in the box (plain, with the centre seeded, with
-the part moving unlike the background seeded), weighed against the part of the box that differs
-from what the clip's other frames show there (:mod:`glassvid.masks.background`): that part
-replaces GrabCut's object when the two are different things, and otherwise lends it the thin
-parts and shadows GrabCut missed, where their colours are the object's (learned where the two
-cues agree), they differ clearly, and the other frames do not show the object there (a slow
-object's trail) (:meth:`ClassicMasks._add_differing`).
-
-A prompt mask drawn with a margin around the object (a removal or roto matte,
+        A prompt mask drawn with a margin around the object (a removal or roto matte,
         padded on purpose) is followed by its tight core, and every mask is returned
         grown by the same margin (see :meth:`_margin`): propagation snaps to the
         object's edges, so without this the margin the user asked for is lost on the
