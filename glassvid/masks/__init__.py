@@ -16,13 +16,14 @@ from glassvid.registry import Registry
 
 
 class MaskPropagator(Protocol):
-    def initial_mask(self, frame: np.ndarray, prompt: Any, motion: np.ndarray | None = None, difference: np.ndarray | None = None) -> np.ndarray:
+    def initial_mask(self, frame: np.ndarray, prompt: Any, motion: np.ndarray | None = None, difference: np.ndarray | None = None, behind: np.ndarray | None = None) -> np.ndarray:
         """The object's mask on the prompt frame (RGB uint8 HxWx3 in, HxW bool out).
 
         ``motion``: HxWx2, where the frame's pixels go over the next few frames (or the
         previous ones); ``difference``: HxW float32 (NaN where unknown), how far each pixel is
-        from what the other frames show at its place (:mod:`glassvid.masks.background`). A
-        backend may use them to tell a moving object from its background.
+        from what the other frames show at its place, and ``behind``: HxWx3 float32, what they
+        show (:func:`glassvid.masks.background.background_view`). A backend may use them to
+        tell a moving object from its background.
         """
 
     def start(self, frame: np.ndarray, mask: np.ndarray) -> Any:

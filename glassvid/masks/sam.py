@@ -268,9 +268,9 @@ class SamMasks:
         return cls(sam=sam, cfg=cfg, device=device)
 
     # -- prompt -> first mask ---------------------------------------------------------------
-    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None, difference: np.ndarray | None = None) -> np.ndarray:
-        """The object's mask on the prompt frame: HxW bool of ``frame``'s size (``motion`` and
-        ``difference`` are not needed: SAM tells the object from a box or points by itself).
+    def initial_mask(self, frame: np.ndarray, prompt: Prompt, motion: np.ndarray | None = None, difference: np.ndarray | None = None, behind: np.ndarray | None = None) -> np.ndarray:
+        """The object's mask on the prompt frame: HxW bool of ``frame``'s size (``motion``,
+        ``difference`` and ``behind`` are not needed: SAM tells the object from a box or points by itself).
 
         A mask prompt is returned as it is: it is the user's exact answer, and SAM takes a
         mask only as ``mask_input``, a refinement input trained on its own logits from a
