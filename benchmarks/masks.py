@@ -184,11 +184,8 @@ def multi_start(cfg: MaskConfig, clip: Clip, flows: Flows) -> list[float]:
     n = len(clip.frames)
     orders = [list(range(s, n)) for s in range(0, n - MULTI_MIN_FRAMES + 1, MULTI_STEP)]
     orders += [list(range(e, -1, -1)) for e in range(n - 1, MULTI_MIN_FRAMES - 2, -MULTI_STEP)]
-    out = []
-    for order in orders:
-        run = Clip(clip.name, [clip.frames[i] for i in order], [clip.masks[i] for i in order])
-        out.append(run_clip(cfg, run, ReorderedFlows(flows, order), "mask"))  # type: ignore[arg-type]
-    return [s.jf for s in out]
+    runs = (Clip(clip.name, [clip.frames[i] for i in order], [clip.masks[i] for i in order]) for order in orders)
+    return [run_clip(cfg, run, ReorderedFlows(flows, order), "mask").jf for run, order in zip(runs, orders)]  # type: ignore[arg-type]
 
 
 def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str) -> Score:
@@ -305,7 +302,7 @@ def table(scores: list[Score], flow_s: float | None) -> str:
 
 
 def multi_start_table(cfg: MaskConfig, *, data: Path = DATA, cache: Path | None = None, clips: list[str] | None = None, gt: bool = True, log=print) -> str:
-    """The multi-start check on every real clip with human masks (and the rendered scenes, J), as markdown."""
+    """The multi-start check on every real clip with human masks (and the rendered scenes), as markdown."""
     folders = [p for p in sorted((data / "real").iterdir()) if p.is_dir() and (p / "masks").is_dir()]
     if gt:
         folders += [p for p in sorted((data / "gt").iterdir()) if (p / "input").is_dir()]

@@ -33,15 +33,6 @@ _QUANTILE = 0.5  # the median distance: a pixel differs when most frames show so
 _RANSAC_FRACTION = 0.0025  # RANSAC's inlier distance: this fraction of the frame's longer side (2 px at 854 wide)
 
 
-def background_difference(frame: np.ndarray, box: tuple[int, int, int, int], chains: Iterable[Iterable[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray | None:
-    """How far each pixel of ``frame`` around ``box`` is from what the other frames show at its place (HxW float32), or None.
-
-    The difference of :func:`background_view` alone.
-    """
-    view = background_view(frame, box, chains)
-    return view[0] if view is not None else None
-
-
 def background_view(frame: np.ndarray, box: tuple[int, int, int, int], chains: Iterable[Iterable[tuple[np.ndarray, np.ndarray]]]) -> tuple[np.ndarray, np.ndarray] | None:
     """How far each pixel of ``frame`` around ``box`` is from what the other frames show at its place, and what they show.
 

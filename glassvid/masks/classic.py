@@ -421,15 +421,21 @@ class ClassicMasks:
         object gains the differing parts it missed that also look like the object
         (:meth:`_add_differing`).
         """
-        differing = self._differing(difference, box)
+        smooth, noise, around = self._difference_scale(difference, box)
+        inside = np.zeros(grabcut.shape, bool)
+        inside[box[1] : box[3], box[0] : box[2]] = True
+        differing = self._differing(smooth, noise, around, inside)
         if differing is None:
             return grabcut
         if iou(grabcut, differing) < _DIFFER_AGREE and _box_fit(differing, box) >= _box_fit(grabcut, box):
             return differing
-        return self._add_differing(frame, grabcut, differing, difference, box, behind)
+        return self._add_differing(frame, grabcut, differing, difference, noise, around | inside, behind)
 
-    def _add_differing(self, frame: np.ndarray, grabcut: np.ndarray, differing: np.ndarray, difference: np.ndarray, box: tuple[int, int, int, int], behind: np.ndarray | None = None) -> np.ndarray:
+    def _add_differing(self, frame: np.ndarray, grabcut: np.ndarray, differing: np.ndarray, difference: np.ndarray, noise: float, context: np.ndarray, behind: np.ndarray | None = None) -> np.ndarray:
         """``grabcut`` (HxW bool) and the pixels of ``differing`` outside it whose colour and difference say object.
+
+        ``noise``: the difference's typical level around the box; ``context``: the box and the
+        ring around it (HxW bool; see :meth:`_difference_scale`).
 
         GrabCut misses thin parts (a bike's frame and rims, an arm), parts whose colours it
         gave to the background (a dog's legs over a similar floor) and a faint shadow; the
@@ -453,20 +459,16 @@ class ClassicMasks:
         agreed = grabcut & differing
         if not agreed.any():
             return grabcut
-        _, noise, around = self._difference_scale(difference, box)
-        x0, y0, x1, y1 = box
-        inside = np.zeros(grabcut.shape, bool)
-        inside[y0:y1, x0:x1] = True
         codes = self._quantise(frame)
         fg = self._density(codes[agreed])
-        bg = self._density(codes[(around | inside) & ~grabcut & ~differing])
+        bg = self._density(codes[context & ~grabcut & ~differing])
         colour = np.log(fg[codes]) - np.log(bg[codes])
         differs = np.clip(np.log(np.maximum(np.nan_to_num(difference, nan=0.0) / (_DIFFER_LOW * noise), _SETTLE_TINY)), -_SETTLE_DIFFER_CLIP, _SETTLE_DIFFER_CLIP)
         added = differing & (colour > 0) & (colour + differs > 0)
         if behind is not None:
             known = np.isfinite(behind).all(axis=2)
             shown = self._quantise(np.nan_to_num(behind, nan=0.0).astype(np.uint8))
-            added &= ~known | (np.log(fg[shown]) <= np.log(bg[shown]))
+            added &= ~known | (fg[shown] <= bg[shown])
         return grabcut | added
 
     def _difference_scale(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float, np.ndarray]:
@@ -487,20 +489,16 @@ class ClassicMasks:
         noise = max(float(np.median(diff[around])), _DIFFER_MIN_NOISE) if around.any() else _DIFFER_MIN_NOISE
         return diff, noise, around
 
-    def _differing(self, difference: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
-        """The part of ``box`` that differs from the other frames (HxW bool), or None when nothing does.
+    def _differing(self, diff: np.ndarray, noise: float, around: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
+        """The part of the box (``inside``, HxW bool) that differs from the other frames (HxW bool), or None when nothing does.
 
-        The difference is measured against its typical level just around the box
-        (:meth:`_difference_scale`). Groups of pixels that differ ``_DIFFER_LOW`` times that
-        level and hold one that differs ``_DIFFER_HIGH`` times are kept (hysteresis: a shadow
-        is faint, but it hangs on to the object).
+        ``diff``, ``noise``, ``around``: the smoothed difference, its typical level just around
+        the box and that ring (:meth:`_difference_scale`). Groups of pixels that differ
+        ``_DIFFER_LOW`` times that level and hold one that differs ``_DIFFER_HIGH`` times are
+        kept (hysteresis: a shadow is faint, but it hangs on to the object).
         """
-        diff, noise, around = self._difference_scale(difference, box)
         if not around.any():
             return None
-        x0, y0, x1, y1 = box
-        inside = np.zeros(diff.shape, bool)
-        inside[y0:y1, x0:x1] = True
         weak = inside & (diff > _DIFFER_LOW * noise)
         n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
         strong = np.zeros(n, bool)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from glassvid.flow.dis import DISFlow
-from glassvid.masks.background import background_difference, background_view
+from glassvid.masks.background import background_view
 
 W, H = 160, 120
 
@@ -36,8 +36,10 @@ def _chain(frames: list[np.ndarray]):
 def test_the_object_differs_from_what_the_other_frames_show_and_the_background_does_not() -> None:
     frames, masks = _scene(16)
     box = (40, 40, 80, 80)
-    diff = background_difference(frames[0], box, [_chain(frames)])
-    assert diff is not None and diff.shape == (H, W) and diff.dtype == np.float32
+    view = background_view(frames[0], box, [_chain(frames)])
+    assert view is not None
+    diff = view[0]
+    assert diff.shape == (H, W) and diff.dtype == np.float32
     inside = np.zeros((H, W), bool)
     inside[box[1] : box[3], box[0] : box[2]] = True
     assert np.median(diff[masks[0]]) > 10 * np.median(diff[inside & ~masks[0]])
@@ -46,7 +48,7 @@ def test_the_object_differs_from_what_the_other_frames_show_and_the_background_d
 
 def test_too_few_frames_tell_nothing() -> None:
     frames, _ = _scene(4)
-    assert background_difference(frames[0], (40, 40, 80, 80), [_chain(frames)]) is None
+    assert background_view(frames[0], (40, 40, 80, 80), [_chain(frames)]) is None
 
 
 def test_what_the_other_frames_show_is_the_background_behind_the_object() -> None:

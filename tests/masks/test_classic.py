@@ -16,7 +16,7 @@ from glassvid.errors import PromptError
 from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
-from glassvid.masks.background import background_difference, background_view
+from glassvid.masks.background import background_view
 from glassvid.masks.classic import _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
@@ -482,7 +482,7 @@ def test_what_the_other_frames_show_behind_a_box_finds_an_object_and_its_shadow(
         masks.append(disc | shadow)
     box = mask_box(masks[0], 0)
     dis = DISFlow(preset="fast")
-    difference = background_difference(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])
+    difference = background_view(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])[0]
     masker = ClassicMasks(MaskConfig())
     assert iou(masker.initial_mask(frames[0], Prompt(box=box)), masks[0]) < 0.3
     got = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
@@ -508,7 +508,7 @@ def test_what_the_other_frames_show_behind_a_box_adds_a_thin_part_that_grabcut_m
         strands.append(strand & ~disc)
     box = mask_box(masks[0], 2)
     dis = DISFlow(preset="fast")
-    difference = background_difference(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])
+    difference = background_view(frames[0], box, [((frames[t], dis(frames[t], frames[t - 1])) for t in range(1, len(frames)))])[0]
     masker = ClassicMasks(MaskConfig())
     grabcut = masker.initial_mask(frames[0], Prompt(box=box))
     got = masker.initial_mask(frames[0], Prompt(box=box), None, difference)
