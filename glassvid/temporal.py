@@ -250,21 +250,27 @@ class TemporalFilter:
         """Forget the past (the next frame is taken as it is)."""
         self._prev_sig = self._prev_out = None
 
+    def signature(self, frame: np.ndarray) -> CutSignature | None:
+        """What :meth:`step` compares of ``frame`` to find cuts (None when the stage is off);
+        a caller may make it ahead, in another thread, and pass it to :meth:`step`."""
+        return CutSignature(frame) if self.cfg.strength > 0 else None
+
     def step(
         self,
-        frame: np.ndarray,
+        frame: np.ndarray | CutSignature,
         render: np.ndarray,
         region: np.ndarray,
         object_flows: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """This frame's output. ``frame``: the input (HxWx3 uint8 RGB, for cut detection);
-        ``render``: its glass render; ``region``: HxW bool; ``object_flows``: see
-        :func:`temporal_blend`. Outside ``region`` the result is ``render``, exactly.
+        """This frame's output. ``frame``: the input (HxWx3 uint8 RGB, for cut detection) or its
+        :meth:`signature`; ``render``: its glass render; ``region``: HxW bool;
+        ``object_flows``: see :func:`temporal_blend`. Outside ``region`` the result is
+        ``render``, exactly.
         """
         t, self._t = self._t, self._t + 1
         if self.cfg.strength <= 0:
             return render
-        sig = CutSignature(frame)
+        sig = frame if isinstance(frame, CutSignature) else CutSignature(frame)
         out = render
         if self._prev_out is not None:
             if is_scene_cut(self._prev_sig, sig, self.cfg):  # type: ignore[arg-type]

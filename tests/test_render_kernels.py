@@ -20,7 +20,7 @@ def test_upsample_at_is_resize_then_pick_and_its_footprint_is_the_sobel_jacobian
     index = np.sort(_RNG.choice(rows * cols, 900, replace=False)).astype(np.int64)
     values, width = upsample_at(fields, cols, rows, index, 1, True)
     big = cv2.resize(fields, (cols, rows), interpolation=cv2.INTER_LINEAR)
-    np.testing.assert_allclose(values, big.reshape(-1, 5)[index], atol=1e-4)
+    np.testing.assert_allclose(values, big.reshape(-1, 5)[index].T, atol=1e-4)  # planar: a row per field
     ox, oy = big[..., 1], big[..., 2]
     d = [cv2.Sobel(f, cv2.CV_32F, dx, dy, ksize=1, scale=0.5).reshape(-1)[index] for f in (ox, oy) for dx, dy in ((1, 0), (0, 1))]
     det = (d[0] + 1) * (d[3] + 1) - d[1] * d[2]
@@ -81,7 +81,7 @@ def test_shade_and_composite_mixes_in_linear_light_and_keeps_bytes_where_alpha_i
     plate = srgb_to_linear(frame[y0 : y0 + rows, x0 : x0 + cols]).copy()
     glass = plate.copy()
     out = frame.copy()
-    shade_and_composite(index, transmitted, absorb, refl, env, spec, glass, out, alpha, x0, y0, LINEAR_LUT, SRGB_LUT)
+    shade_and_composite(index, transmitted, np.ascontiguousarray(absorb.T), refl, np.ascontiguousarray(env.T), spec, glass, out, alpha, x0, y0, LINEAR_LUT, SRGB_LUT)
     lit = np.clip((1 - refl)[:, None] * transmitted * absorb + refl[:, None] * env + spec[:, None], 0, 1)
     want_glass = plate.copy()
     want_glass.reshape(-1, 3)[index] = lit

@@ -178,16 +178,27 @@ class _Grid:
     and spread back into the crop where a filter or a resize needs neighbours.
     """
 
-    def __init__(self, index: np.ndarray, shape: tuple[int, int]) -> None:
-        self.index = index  # flat indices into the crop, ascending
+    def __init__(self, index: np.ndarray, shape: tuple[int, int], rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> None:
+        """``index``: flat indices into the crop, ascending; ``rows``, ``cols``: theirs, when known."""
+        if rows is None or cols is None:
+            rows, cols = np.divmod(index, shape[1])
+        self.index = index
         self.shape = shape
-        self.xs = (index % shape[1]).astype(np.float32)
-        self.ys = (index // shape[1]).astype(np.float32)
+        self.rows, self.cols = rows, cols  # int64, the pixels' coordinates in the crop
+
+    @functools.cached_property
+    def xs(self) -> np.ndarray:
+        return self.cols.astype(np.float32)
+
+    @functools.cached_property
+    def ys(self) -> np.ndarray:
+        return self.rows.astype(np.float32)
 
     @classmethod
     def of(cls, pick: np.ndarray) -> _Grid:
         """The pixels where the HxW bool ``pick`` is set."""
-        return cls(np.flatnonzero(pick), pick.shape)
+        rows, cols = np.nonzero(pick)  # coordinates at once: cheaper than dividing flat indices
+        return cls(rows * pick.shape[1] + cols, pick.shape, rows, cols)
 
     def pick(self, field: np.ndarray) -> np.ndarray:
         """``field`` (HxW or planar CxHxW) at the pixels: N or CxN."""
@@ -245,12 +256,20 @@ def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.nda
     return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
 
 
-def _pyramid(image: np.ndarray) -> list[np.ndarray]:
-    """``image`` and its halvings (``cv2.pyrDown``) down to a few pixels."""
-    levels = [image]
-    while min(levels[-1].shape[:2]) >= 4:
-        levels.append(cv2.pyrDown(levels[-1]))
-    return levels
+def _mip(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The halvings of ``image`` (HxWx3 float32, by ``cv2.pyrDown``) down to a few pixels, as
+    :func:`~glassvid.render.kernels.sample_plate` reads them: one flat array, and each
+    level's (start, height, width) in it (Kx3 int64). The levels are written in place."""
+    shapes, (h, w), start = [], image.shape[:2], 0
+    while min(h, w) >= 4:
+        h, w = (h + 1) // 2, (w + 1) // 2  # pyrDown's size
+        shapes.append((start, h, w))
+        start += h * w * 3
+    flat = np.empty(start, np.float32)
+    previous = image
+    for s0, h, w in shapes:
+        previous = cv2.pyrDown(previous, dst=flat[s0 : s0 + h * w * 3].reshape(h, w, 3))
+    return flat, np.array(shapes, np.int64).reshape(-1, 3)
 
 
 def specular_highlights(rgb_lin: np.ndarray, radius_px: float, threshold: float) -> np.ndarray:
@@ -323,14 +342,33 @@ def light_colour(image_lin: np.ndarray) -> np.ndarray:
     return top.mean(0).astype(np.float32)
 
 
-def _environment(env_small: np.ndarray, light: np.ndarray, cfg: GlassConfig, xs: np.ndarray, ys: np.ndarray, r: np.ndarray, frame_height: int) -> np.ndarray:
+@dataclass(frozen=True, eq=False)
+class Environment:
+    """What the glass reflects, made from the plate: the plate blurred and shrunk, and the light's colour.
+
+    It depends on the plate and the look only, so the render pass makes it ahead of the
+    render, in the thread that reads the next frame (:func:`environment`).
+    """
+
+    blurred: np.ndarray  # hxwx3 float32 linear, the plate at 1 / _ENV_DOWNSCALE, blurred by environment_blur_px
+    light: np.ndarray  # 3 float32, linear RGB of the scene's light
+
+
+def environment(plate: np.ndarray, cfg: GlassConfig) -> Environment:
+    """The :class:`Environment` of ``plate`` (HxWx3 uint8 sRGB) for the look ``cfg``."""
+    small = srgb_to_linear(cv2.resize(plate, None, fx=1 / _ENV_DOWNSCALE, fy=1 / _ENV_DOWNSCALE, interpolation=cv2.INTER_AREA))
+    blurred = cv2.GaussianBlur(small, (0, 0), cfg.environment_blur_px / _ENV_DOWNSCALE) if cfg.environment_blur_px > 0 else small
+    return Environment(blurred, light_colour(small))
+
+
+def _reflected(environ: Environment, cfg: GlassConfig, xs: np.ndarray, ys: np.ndarray, r: np.ndarray, frame_height: int) -> np.ndarray:
     """What surfaces at frame positions (xs, ys) (N) reflect along ``r`` (3xN): the blurred plate, and the light above (Nx3)."""
     reach = _ENV_REACH * frame_height
-    env = sample_points(env_small, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE)
+    env = sample_points(environ.blurred, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE)
     # what lies above the frame lights the scene: rays reflected upwards see the light's
     # colour, estimated from the frame's brightest pixels (white-patch colour constancy)
     up = (np.clip(-r[1], 0.0, 1.0) * cfg.sky)[:, None]
-    return (1.0 - up) * env + up * light[None, :]
+    return (1.0 - up) * env + up * environ.light[None, :]
 
 
 def _grow(field: np.ndarray, inside: np.ndarray, steps: int = _GROW_STEPS) -> np.ndarray:
@@ -346,11 +384,11 @@ def _grow(field: np.ndarray, inside: np.ndarray, steps: int = _GROW_STEPS) -> np
     return values
 
 
-def _split(stacked: np.ndarray, widths: list[int]) -> list[np.ndarray]:
-    """The fields concatenated along the last axis of ``stacked``, apart again (a width of 1 drops the axis)."""
+def _split(planar: np.ndarray, widths: list[int]) -> list[np.ndarray]:
+    """The fields stacked as rows of ``planar`` (CxN), apart again: views, a width of 1 a row."""
     out, i = [], 0
     for wdt in widths:
-        out.append(stacked[..., i] if wdt == 1 else stacked[..., i : i + wdt])
+        out.append(planar[i] if wdt == 1 else planar[i : i + wdt])
         i += wdt
     return out
 
@@ -362,12 +400,14 @@ def render_glass(
     height: np.ndarray,
     radius_px: float,
     cfg: GlassConfig,
+    environ: Environment | None = None,
 ) -> tuple[np.ndarray, GlassLayer | None]:
     """Render the object as glass and composite it into ``frame``.
 
     ``frame``, ``plate``: HxWx3 uint8 sRGB RGB. ``matte``: HxW float32 in [0, 1], the soft
     compositing matte (0 = untouched). ``height``: HxW float32 in [0, 1] from the depth
-    stage, ``radius_px`` its scale. Returns the composited frame (uint8; equal to
+    stage, ``radius_px`` its scale. ``environ``: ``environment(plate, cfg)`` when the
+    caller made it already (made here when None). Returns the composited frame (uint8; equal to
     ``frame`` wherever ``matte`` is 0) and the glass layer (None when the matte is empty).
     """
     box = _box(matte, _CROP_MARGIN_PX)
@@ -391,8 +431,8 @@ def render_glass(
     inside = unit > 0
     grid = _Grid.of(inside)
     # frame coordinates of the working pixels' centres
-    xs = (x0 + (np.arange(size[0]) + 0.5) * cols / size[0] - 0.5).astype(np.float32)[grid.index % size[0]]
-    ys = (y0 + (np.arange(size[1]) + 0.5) * rows / size[1] - 0.5).astype(np.float32)[grid.index // size[0]]
+    xs = (x0 + (np.arange(size[0]) + 0.5) * cols / size[0] - 0.5).astype(np.float32)[grid.cols]
+    ys = (y0 + (np.arange(size[1]) + 0.5) * rows / size[1] - 0.5).astype(np.float32)[grid.rows]
 
     # 1-2: refraction (per channel when dispersive); offsets in working pixels
     iors = (cfg.ior - 0.5 * cfg.dispersion, cfg.ior, cfg.ior + 0.5 * cfg.dispersion) if cfg.dispersion > 0 else (cfg.ior,)
@@ -410,11 +450,7 @@ def render_glass(
     f = np.clip(schlick(ray.cos_front, cfg.ior) * cfg.reflectivity, 0.0, 1.0)
     refl = (1.0 - (1.0 - f) ** ray.interfaces).astype(np.float32)
     r = reflect(view_rays(grid.index.shape), ray.normals)
-    plate_small = cv2.resize(plate, None, fx=1 / _ENV_DOWNSCALE, fy=1 / _ENV_DOWNSCALE, interpolation=cv2.INTER_AREA)
-    plate_small_lin = srgb_to_linear(plate_small)
-    light = light_colour(plate_small_lin)
-    env_small = cv2.GaussianBlur(plate_small_lin, (0, 0), cfg.environment_blur_px / _ENV_DOWNSCALE) if cfg.environment_blur_px > 0 else plate_small_lin
-    env = _environment(env_small, light, cfg, xs, ys, r, frame.shape[0])
+    env = _reflected(environ if environ is not None else environment(plate, cfg), cfg, xs, ys, r, frame.shape[0])
 
     # the input's own specular highlights, and the glint of the scene's main light, whose
     # direction the opaque object's shading gives away
@@ -451,16 +487,16 @@ def render_glass(
     mid = len(rays) // 2
     values, footprint = upsample_at(stacked, cols, rows, obj.index, 2 * mid, cfg.antialias)
     widths = [2] * len(rays) + [1, 1, 3] + [3] * tinted + [1] * has_spec
-    picked = [np.ascontiguousarray(v) for v in _split(values, widths)]
-    offsets = picked[: len(rays)]
-    path, refl, env = picked[len(rays) : len(rays) + 3]
-    absorb = picked[len(rays) + 3] if tinted else np.zeros((0, 3), np.float32)
+    picked = _split(values, widths)
+    offsets = picked[: len(rays)]  # each 2xN
+    path, refl, env = picked[len(rays) : len(rays) + 3]  # N, N, 3xN
+    absorb = picked[len(rays) + 3] if tinted else np.zeros((0, 0), np.float32)  # 3xN
     spec = picked[-1] if has_spec else np.zeros(0, np.float32)
 
     # the plate, in linear light, sampled at full resolution where the rays land
     px, py = obj.xs + x0, obj.ys + y0
-    sample_x = [px + o[:, 0] for o in offsets]
-    sample_y = [py + o[:, 1] for o in offsets]
+    sample_x = [px + o[0] for o in offsets]
+    sample_y = [py + o[1] for o in offsets]
     bx0, by0, bx1, by1 = _reach(box, sample_x, sample_y, plate.shape[:2])
     region = srgb_to_linear(plate[by0:by1, bx0:bx1])
     sigma = (cfg.frost * path / max(radius_px, 1e-6)).astype(np.float32)
@@ -476,12 +512,8 @@ def render_glass(
     mip, mip_shapes = np.zeros(0, np.float32), np.zeros((0, 3), np.int64)
     wide = np.flatnonzero(footprint > _MIP_MIN_FOOTPRINT) if cfg.antialias else np.zeros(0, np.int64)
     if wide.size:
-        pyramid = _pyramid(region)[1:]
         lod[wide] = np.clip(0.5 * np.log2(footprint[wide] ** 2 + (2.0 * sigma[wide]) ** 2) - _MIP_LEVEL_BLUR, 0.0, _MIP_MAX_LOD)
-        if pyramid:
-            mip = np.concatenate([lv.reshape(-1) for lv in pyramid])
-            starts = np.cumsum([0] + [lv.size for lv in pyramid[:-1]])
-            mip_shapes = np.array([(s0, lv.shape[0], lv.shape[1]) for s0, lv in zip(starts, pyramid)], np.int64)
+        mip, mip_shapes = _mip(region)
     xs_region = np.stack(sample_x) - np.float32(bx0)
     ys_region = np.stack(sample_y) - np.float32(by0)
     transmitted = sample_plate(levels, level_sigmas, xs_region, ys_region, sigma, mip, mip_shapes, lod)
@@ -500,7 +532,7 @@ def render_glass(
         pixels=obj.index,
         pixel_normals=pixel_normals,
         pixel_path=path,
-        pixel_offset=offsets[mid],
+        pixel_offset=offsets[mid].T,
         pixel_reflectance=refl,
         pixel_seen=transmitted,
         plate=plate_c,

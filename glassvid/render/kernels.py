@@ -81,7 +81,8 @@ def _lerp2(fields: np.ndarray, y0: int, y1: int, wy: float, x0: int, x1: int, wx
 def upsample_at(fields: np.ndarray, cols: int, rows: int, index: np.ndarray, offset_channel: int, footprint: bool) -> tuple[np.ndarray, np.ndarray]:
     """The working-grid ``fields`` (h x w x C) brought up to a ``rows x cols`` box, at its pixels ``index`` (flat, N).
 
-    Returns ``(values NxC, width N)``: ``width`` is the footprint of each pixel's plate
+    Returns ``(values CxN, width N)`` (planar: each field's values are one contiguous
+    row, used as they are): ``width`` is the footprint of each pixel's plate
     lookup, ``sqrt(|det J|)`` with ``J = I + d(offset)`` and the offset the two channels
     from ``offset_channel`` (central differences of the brought-up field, as
     ``cv2.Sobel(ksize=1, scale=0.5)`` of the whole resized box); ones when not ``footprint``.
@@ -94,7 +95,7 @@ def upsample_at(fields: np.ndarray, cols: int, rows: int, index: np.ndarray, off
     nc = fields.shape[2]
     ax0, ax1, awx = _resize_taps(cols, fields.shape[1])
     ay0, ay1, awy = _resize_taps(rows, fields.shape[0])
-    values = np.empty((n, nc), np.float32)
+    values = np.empty((nc, n), np.float32)
     width = np.ones(n, np.float32)
     ox, oy = offset_channel, offset_channel + 1
     for k in prange(n):
@@ -102,7 +103,7 @@ def upsample_at(fields: np.ndarray, cols: int, rows: int, index: np.ndarray, off
         y0, y1, wy = ay0[y], ay1[y], awy[y]
         x0, x1, wx = ax0[x], ax1[x], awx[x]
         for c in range(nc):
-            values[k, c] = _lerp2(fields, y0, y1, wy, x0, x1, wx, c)
+            values[c, k] = _lerp2(fields, y0, y1, wy, x0, x1, wx, c)
         if footprint:
             r, l = _reflect(x + 1, cols), _reflect(x - 1, cols)
             d, u = _reflect(y + 1, rows), _reflect(y - 1, rows)
@@ -221,8 +222,8 @@ def shade_and_composite(
 
     At the pixels ``index`` (flat in the box, N), ``glass`` (box-sized HxWx3 linear,
     holding the plate elsewhere) takes the Fresnel mix ``(1 - refl) * transmitted *
-    absorb + refl * env + spec`` clipped to [0, 1] (``transmitted`` Nx3, ``absorb`` Nx3
-    or 0x3 for none, ``spec`` N or empty). Then every box pixel
+    absorb + refl * env + spec`` clipped to [0, 1] (``transmitted`` Nx3; ``absorb`` 3xN,
+    planar, or 0x0 for none; ``env`` 3xN, planar; ``spec`` N or empty). Then every box pixel
     with ``alpha`` > 0 becomes ``alpha * glass + (1 - alpha) * frame`` in linear light,
     back to sRGB through ``srgb_lut`` (as :func:`glassvid.render.optics.linear_to_srgb`);
     ``frame`` (uint8 HxWx3, the whole frame) keeps its bytes where ``alpha`` is 0.
@@ -235,8 +236,8 @@ def shade_and_composite(
         for c in range(3):
             t = transmitted[k, c]
             if tinted:
-                t *= absorb[k, c]
-            v = (1.0 - refl[k]) * t + refl[k] * env[k, c]
+                t *= absorb[c, k]
+            v = (1.0 - refl[k]) * t + refl[k] * env[c, k]
             if has_spec:
                 v += spec[k]
             glass[y, x, c] = min(max(v, 0.0), 1.0)

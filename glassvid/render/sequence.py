@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
 from glassvid.clip import ClipCache
 from glassvid.config import Config, GlassConfig
 from glassvid.masks.matte import feather
-from glassvid.render.glass import GlassLayer, circularity, mode_for_circularity, render_glass
-from glassvid.temporal import TemporalFilter
+from glassvid.render.glass import Environment, GlassLayer, circularity, environment, mode_for_circularity, render_glass
+from glassvid.temporal import CutSignature, TemporalFilter
 
 
 _MODE_SAMPLES = 9  # frames whose silhouettes decide mode 'auto'
@@ -31,30 +31,44 @@ def resolve_mode(clip: ClipCache, glass: GlassConfig) -> GlassConfig:
     return dataclasses.replace(glass, mode=mode_for_circularity(float(np.median(values)) if values else 0.0))
 
 
-def _inputs(clip: ClipCache, i: int, feather_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
-    """What frame ``i``'s render reads from the cache: ``(frame, matte, height, radius, plate)``."""
+class _Inputs(NamedTuple):
+    """What frame ``i``'s render reads from the cache, and what is made from it ahead of the render."""
+
+    frame: np.ndarray
+    matte: np.ndarray
+    height: np.ndarray
+    radius: float
+    plate: np.ndarray
+    environ: Environment
+    cut: CutSignature | None  # None when the temporal stage is off
+
+
+def _inputs(clip: ClipCache, i: int, feather_px: float, gcfg: GlassConfig, steady: TemporalFilter) -> _Inputs:
+    """Frame ``i``'s inputs: read, the matte feathered, the plate's environment and the frame's cut signature made."""
     frame = clip.frame(i)
     height, radius = clip.depth(i)
-    return frame, feather(clip.mask(i), feather_px), height, radius, clip.plate(i, frame)
+    plate = clip.plate(i, frame)
+    return _Inputs(frame, feather(clip.mask(i), feather_px), height, radius, plate, environment(plate, gcfg), steady.signature(frame))
 
 
 def render_clip(clip: ClipCache, config: Config) -> Iterator[tuple[int, np.ndarray, GlassLayer | None]]:
     """Render every frame of ``clip``: yields ``(i, HxWx3 uint8 output, glass layer)`` in order.
 
     The next frame's inputs are read from the cache (decoded, the matte feathered) in a
-    thread while this one renders: the reads wait on files and OpenCV, which release the
-    interpreter, and one frame ahead keeps memory bounded.
+    thread while this one renders, with what depends on them alone (the plate's
+    environment, the frame's cut signature): the reads wait on files and OpenCV, which
+    release the interpreter, and one frame ahead keeps memory bounded.
     """
     gcfg, tcfg = resolve_mode(clip, config.glass), config.temporal
     feather_px = config.masks.feather_px + gcfg.edge_px
     steady = TemporalFilter(tcfg)  # one per clip: it carries the previous output
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="glassvid-prefetch") as reader:
-        ahead = reader.submit(_inputs, clip, 0, feather_px) if clip.n else None
+        ahead = reader.submit(_inputs, clip, 0, feather_px, gcfg, steady) if clip.n else None
         for i in range(clip.n):
-            frame, matte, height, radius, plate = ahead.result()  # type: ignore[union-attr]
+            now = ahead.result()  # type: ignore[union-attr]
             if i + 1 < clip.n:
-                ahead = reader.submit(_inputs, clip, i + 1, feather_px)
-            out, layer = render_glass(frame, plate, matte, height, radius, gcfg)
+                ahead = reader.submit(_inputs, clip, i + 1, feather_px, gcfg, steady)
+            out, layer = render_glass(now.frame, now.plate, now.matte, now.height, now.radius, gcfg, now.environ)
             flows = clip.flows(i) if i > 0 and steady.needs_object_flow else None
-            out = steady.step(frame, out, matte > 0, flows)
+            out = steady.step(now.cut if now.cut is not None else now.frame, out, now.matte > 0, flows)
             yield i, out, layer
