@@ -393,32 +393,38 @@ def _split(planar: np.ndarray, widths: list[int]) -> list[np.ndarray]:
     return out
 
 
-def render_glass(
-    frame: np.ndarray,
-    plate: np.ndarray,
-    matte: np.ndarray,
-    height: np.ndarray,
-    radius_px: float,
-    cfg: GlassConfig,
-    environ: Environment | None = None,
-) -> tuple[np.ndarray, GlassLayer | None]:
-    """Render the object as glass and composite it into ``frame``.
+@dataclass(eq=False)
+class ObjectView:
+    """The object as the render's optics take it: its box, and inside it, at the working
+    resolution, its height field, pixels and colours; the plate's :class:`Environment`.
 
-    ``frame``, ``plate``: HxWx3 uint8 sRGB RGB. ``matte``: HxW float32 in [0, 1], the soft
-    compositing matte (0 = untouched). ``height``: HxW float32 in [0, 1] from the depth
-    stage, ``radius_px`` its scale. ``environ``: ``environment(plate, cfg)`` when the
-    caller made it already (made here when None). Returns the composited frame (uint8; equal to
-    ``frame`` wherever ``matte`` is 0) and the glass layer (None when the matte is empty).
+    Made from the inputs alone (the look enters only through the highlight threshold and
+    the environment's blur), so the render pass makes it for the next frame in the thread
+    that reads it, while this frame renders (:func:`view_object`).
     """
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive end) in the frame
+    unit_full: np.ndarray  # the height field in the box, full size
+    obj: _Grid  # the object's pixels in the box, full size
+    unit: np.ndarray  # the height field at the working size
+    r_work: float  # the object's half-width, working pixels
+    grid: _Grid  # the object's working pixels
+    xs: np.ndarray  # N float32, frame coordinates of the working pixels' centres
+    ys: np.ndarray
+    colours: np.ndarray  # Nx3 float32 linear, the frame at the working pixels
+    highlights: np.ndarray  # N float32, the frame's specular highlights there
+    environ: Environment
+    small: bool  # whether the optics work below full size (the fields are resized, and grown before they are brought up)
+
+
+def view_object(frame: np.ndarray, plate: np.ndarray, matte: np.ndarray, height: np.ndarray, radius_px: float, cfg: GlassConfig) -> ObjectView | None:
+    """The :class:`ObjectView` of a frame (arguments as :func:`render_glass`); None when there is nothing to render."""
     box = _box(matte, _CROP_MARGIN_PX)
     if box is None or radius_px <= 0:
-        return frame.copy(), None
-    if cfg.mode == "auto":  # a single frame decides for itself; render_clip decides per clip
-        cfg = dataclasses.replace(cfg, mode=mode_for_circularity(circularity(height > 0)))
+        return None
     x0, y0, x1, y1 = box
     rows, cols = y1 - y0, x1 - x0
     unit_full = height[y0:y1, x0:x1]
-    inside_full = unit_full > 0
     # the optics and the light are smooth: work where the object is at most
     # _WORK_RADIUS_PX wide; only the plate lookup and the composite run at full size
     scale = min(1.0, _WORK_RADIUS_PX / radius_px)
@@ -428,11 +434,41 @@ def render_glass(
     frame_c = frame[y0:y1, x0:x1]
     frame_lin = srgb_to_linear(cv2.resize(frame_c, size, interpolation=cv2.INTER_AREA) if small else frame_c)
     r_work = radius_px * (size[0] / cols)
-    inside = unit > 0
-    grid = _Grid.of(inside)
+    grid = _Grid.of(unit > 0)
     # frame coordinates of the working pixels' centres
     xs = (x0 + (np.arange(size[0]) + 0.5) * cols / size[0] - 0.5).astype(np.float32)[grid.cols]
     ys = (y0 + (np.arange(size[1]) + 0.5) * rows / size[1] - 0.5).astype(np.float32)[grid.rows]
+    highlights = grid.pick(specular_highlights(frame_lin, r_work, cfg.highlight_threshold))
+    return ObjectView(box, unit_full, _Grid.of(unit_full > 0), unit, r_work, grid, xs, ys, grid.pick_rows(frame_lin), highlights, environment(plate, cfg), small)
+
+
+def render_glass(
+    frame: np.ndarray,
+    plate: np.ndarray,
+    matte: np.ndarray,
+    height: np.ndarray,
+    radius_px: float,
+    cfg: GlassConfig,
+    view: ObjectView | None = None,
+) -> tuple[np.ndarray, GlassLayer | None]:
+    """Render the object as glass and composite it into ``frame``.
+
+    ``frame``, ``plate``: HxWx3 uint8 sRGB RGB. ``matte``: HxW float32 in [0, 1], the soft
+    compositing matte (0 = untouched). ``height``: HxW float32 in [0, 1] from the depth
+    stage, ``radius_px`` its scale. ``view``: ``view_object`` of these inputs and ``cfg``
+    when the caller made it already (made here when None). Returns the composited frame
+    (uint8; equal to ``frame`` wherever ``matte`` is 0) and the glass layer (None when the
+    matte is empty).
+    """
+    view = view if view is not None else view_object(frame, plate, matte, height, radius_px, cfg)
+    if view is None:
+        return frame.copy(), None
+    if cfg.mode == "auto":  # a single frame decides for itself; render_clip decides per clip
+        cfg = dataclasses.replace(cfg, mode=mode_for_circularity(circularity(height > 0)))
+    box, unit_full, obj, unit, r_work, grid, xs, ys = view.box, view.unit_full, view.obj, view.unit, view.r_work, view.grid, view.xs, view.ys
+    x0, y0, x1, y1 = box
+    rows, cols = y1 - y0, x1 - x0
+    small = view.small
 
     # 1-2: refraction (per channel when dispersive); offsets in working pixels
     iors = (cfg.ior - 0.5 * cfg.dispersion, cfg.ior, cfg.ior + 0.5 * cfg.dispersion) if cfg.dispersion > 0 else (cfg.ior,)
@@ -450,12 +486,12 @@ def render_glass(
     f = np.clip(schlick(ray.cos_front, cfg.ior) * cfg.reflectivity, 0.0, 1.0)
     refl = (1.0 - (1.0 - f) ** ray.interfaces).astype(np.float32)
     r = reflect(view_rays(grid.index.shape), ray.normals)
-    env = _reflected(environ if environ is not None else environment(plate, cfg), cfg, xs, ys, r, frame.shape[0])
+    env = _reflected(view.environ, cfg, xs, ys, r, frame.shape[0])
 
     # the input's own specular highlights, and the glint of the scene's main light, whose
     # direction the opaque object's shading gives away
-    spec = grid.pick(specular_highlights(frame_lin, r_work, cfg.highlight_threshold))
-    light_dir = light_direction(grid.pick_rows(frame_lin), ray.normals)
+    spec = view.highlights
+    light_dir = light_direction(view.colours, ray.normals)
     if light_dir is not None:
         towards = np.clip(dot(r, light_dir[:, None]), 0.0, 1.0)
         # a bright spot is a highlight only where the surface mirrors the light to the
@@ -469,16 +505,15 @@ def render_glass(
     # to full size, on the object's pixels only (beyond its silhouette the glass layer is
     # the plate itself): the smooth fields, continued past the silhouette before they are
     # brought up (compiled: one pass over the object's pixels, no full-size field)
-    k = cols / size[0]
+    k = cols / unit.shape[1]
     fields = [rr.offset.T * k for rr in rays] + [ray.path * k, refl, env]
     if tinted:
         fields.append(absorb)
     if has_spec:
         fields.append(spec)
     stacked = grid.spread(np.concatenate([f[:, None] if f.ndim == 1 else f for f in fields], axis=1))
-    obj = _Grid.of(inside_full)
     if small:
-        stacked = _grow(stacked, inside)
+        stacked = _grow(stacked, unit > 0)
 
     def pixel_normals() -> np.ndarray:
         """The front-surface normals at the object's pixels; only the output passes use them, from the full-size surface."""

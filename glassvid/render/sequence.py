@@ -15,7 +15,7 @@ import numpy as np
 from glassvid.clip import ClipCache
 from glassvid.config import Config, GlassConfig
 from glassvid.masks.matte import feather
-from glassvid.render.glass import Environment, GlassLayer, circularity, environment, mode_for_circularity, render_glass
+from glassvid.render.glass import GlassLayer, ObjectView, circularity, mode_for_circularity, render_glass, view_object
 from glassvid.temporal import CutSignature, TemporalFilter
 
 
@@ -39,24 +39,25 @@ class _Inputs(NamedTuple):
     height: np.ndarray
     radius: float
     plate: np.ndarray
-    environ: Environment
+    view: ObjectView | None  # None when there is nothing to render
     cut: CutSignature | None  # None when the temporal stage is off
 
 
 def _inputs(clip: ClipCache, i: int, feather_px: float, gcfg: GlassConfig, steady: TemporalFilter) -> _Inputs:
-    """Frame ``i``'s inputs: read, the matte feathered, the plate's environment and the frame's cut signature made."""
+    """Frame ``i``'s inputs: read, the matte feathered, the object's view and the frame's cut signature made."""
     frame = clip.frame(i)
     height, radius = clip.depth(i)
     plate = clip.plate(i, frame)
-    return _Inputs(frame, feather(clip.mask(i), feather_px), height, radius, plate, environment(plate, gcfg), steady.signature(frame))
+    matte = feather(clip.mask(i), feather_px)
+    return _Inputs(frame, matte, height, radius, plate, view_object(frame, plate, matte, height, radius, gcfg), steady.signature(frame))
 
 
 def render_clip(clip: ClipCache, config: Config) -> Iterator[tuple[int, np.ndarray, GlassLayer | None]]:
     """Render every frame of ``clip``: yields ``(i, HxWx3 uint8 output, glass layer)`` in order.
 
     The next frame's inputs are read from the cache (decoded, the matte feathered) in a
-    thread while this one renders, with what depends on them alone (the plate's
-    environment, the frame's cut signature): the reads wait on files and OpenCV, which
+    thread while this one renders, with what depends on them alone (the object's working
+    view and the plate's environment, the frame's cut signature): the reads wait on files and OpenCV, which
     release the interpreter, and one frame ahead keeps memory bounded.
     """
     gcfg, tcfg = resolve_mode(clip, config.glass), config.temporal
@@ -68,7 +69,7 @@ def render_clip(clip: ClipCache, config: Config) -> Iterator[tuple[int, np.ndarr
             now = ahead.result()  # type: ignore[union-attr]
             if i + 1 < clip.n:
                 ahead = reader.submit(_inputs, clip, i + 1, feather_px, gcfg, steady)
-            out, layer = render_glass(now.frame, now.plate, now.matte, now.height, now.radius, gcfg, now.environ)
+            out, layer = render_glass(now.frame, now.plate, now.matte, now.height, now.radius, gcfg, now.view)
             flows = clip.flows(i) if i > 0 and steady.needs_object_flow else None
             out = steady.step(now.cut if now.cut is not None else now.frame, out, now.matte > 0, flows)
             yield i, out, layer
