@@ -155,3 +155,25 @@ def test_prompt_file_with_several_frames(tmp_path: Path, scene) -> None:
     path.write_text(json.dumps([{"frame": "x"}]))
     with pytest.raises(PromptError, match="malformed"):
         load_prompt_file(path)
+
+
+def test_the_render_pass_renders_each_frame_from_its_own_inputs(tmp_path: Path, scene) -> None:
+    """render_clip makes each frame's view ahead, in another thread: its frames must be what
+    rendering each frame alone, then the temporal stage in order, gives."""
+    from glassvid.masks.matte import feather
+    from glassvid.render.glass import render_glass
+    from glassvid.render.sequence import render_clip, resolve_mode
+    from glassvid.temporal import TemporalFilter
+
+    clip_path, mask_png, _ = scene
+    cfg = load_config()
+    clip = Pipeline(cfg, work_dir=tmp_path / "work").analyse(clip_path, prompt=Prompt(mask=load_mask(mask_png)))
+    glass = resolve_mode(clip, cfg.glass)
+    steady = TemporalFilter(cfg.temporal)
+    rendered = 0
+    for i, out, layer in render_clip(clip, cfg):
+        frame, matte = clip.frame(i), feather(clip.mask(i), cfg.masks.feather_px + glass.edge_px)
+        alone, _ = render_glass(frame, clip.plate(i, frame), matte, *clip.depth(i), glass)
+        assert np.array_equal(out, steady.step(frame, alone, matte > 0)), f"frame {i}"
+        rendered += layer is not None
+    assert rendered == clip.n == 12
