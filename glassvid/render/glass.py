@@ -22,6 +22,11 @@ Per pixel of the object (in a crop around it, so cost follows the object's size)
 
 Light transport is computed in linear light; frames are sRGB uint8 RGB.
 
+What does not depend on where the rays land -- the box, the working grid, the surfaces,
+the front surface's Fresnel weight, reflection and highlights -- is the frame's
+:class:`ObjectView` (:func:`view_object`), which the render pass makes a frame ahead in
+another thread.
+
 Steps 1-3 up to the plate lookup run at the working resolution: the surfaces and the
 rays' paths through them as compiled loops, the light and its reflection in numpy. From
 there on (the fields brought up to each object pixel, the lookup's footprint, the plate
@@ -144,9 +149,34 @@ class Refraction:
 
     offset: np.ndarray  # 2xN float32, pixels from the pixel to its plate sample
     path: np.ndarray  # N float32, length of glass crossed, pixels
-    cos_front: np.ndarray  # N float32, cosine of incidence at the front surface
     interfaces: np.ndarray  # N float32, glass/air interfaces crossed (2 solid, 4 hollow)
-    normals: np.ndarray  # 3xN float32, front-surface normals
+
+
+@dataclass(eq=False)
+class Surfaces:
+    """The object's glass surfaces over a grid, in its pixels (what :func:`~glassvid.render.kernels.trace_rays` reads).
+
+    The front surface is at ``-height`` about the object's mid-plane and the back at
+    ``+height``; a hollow object has a cavity inside walls of ``wall`` half-widths. A solid
+    one has none: its cavity fields are empty (0x0).
+    """
+
+    height: np.ndarray  # HxW float32, the front surface's height (0 outside the object)
+    normals: np.ndarray  # HxWx3 float32, its outward unit normals (the back's mirror them)
+    cavity: np.ndarray  # HxW float32, the cavity's half-depth (0 where a ray meets none: the rims)
+    cavity_normals: np.ndarray  # HxWx3 float32, the cavity's near face's normals
+    wall_dz: np.ndarray  # HxW float32, the front wall's depth along the view
+
+
+def glass_surfaces(height_px: np.ndarray, cfg: GlassConfig, radius_px: float) -> Surfaces:
+    """The :class:`Surfaces` of a height field ``height_px`` (HxW, pixels) of half-width ``radius_px``:
+    a ``solid`` without a cavity, a ``hollow`` object with one (:func:`~glassvid.render.kernels.cavity_fields`)."""
+    height_px = np.ascontiguousarray(height_px, np.float32)
+    normals = surface_normals(height_px)
+    if cfg.mode == "hollow":
+        h_in, wall_dz = cavity_fields(height_px / np.float32(max(cfg.thickness * radius_px, 1e-6)), float(radius_px), float(cfg.thickness), float(cfg.wall))
+        return Surfaces(height_px, normals, h_in, surface_normals(h_in), wall_dz)
+    return Surfaces(height_px, normals, np.zeros((0, 0), np.float32), np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32))
 
 
 def _box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
@@ -219,31 +249,23 @@ class _Grid:
         return field
 
 
-def refraction_offsets(height_px: np.ndarray, grid: _Grid, cfg: GlassConfig, radius_px: float, ior: float) -> Refraction:
+def refraction_offsets(surfaces: Surfaces, grid: _Grid, cfg: GlassConfig, radius_px: float, ior: float) -> Refraction:
     """Where each of the object's pixels ``grid`` sees the plate, for one IOR, traced at the given resolution.
 
-    ``height_px``: HxW front-surface height in pixels (0 outside, ``grid`` its pixels
-    above 0), ``radius_px`` the object's half-width in the same pixels. ``solid`` crosses
-    the object as one piece of glass; ``hollow`` crosses two thin walls around a cavity,
-    and at the rims, where a ray meets no cavity, glass only (traced as a solid).
-    The rays are traced by :func:`glassvid.render.kernels.trace_rays`.
+    ``surfaces``: the object's (:func:`glass_surfaces`; ``grid`` its pixels where the
+    height is above 0), ``radius_px`` its half-width in the same pixels. A solid is
+    crossed as one piece of glass; a hollow object through two thin walls around its
+    cavity, and at the rims, where a ray meets no cavity, through glass only (traced as a
+    solid). The rays are traced by :func:`glassvid.render.kernels.trace_rays`.
     """
-    height_px = np.ascontiguousarray(height_px, np.float32)
-    n_field = surface_normals(height_px)
-    if cfg.mode == "hollow":  # a cavity inside walls of ``cfg.wall`` half-widths (kernels.cavity_fields)
-        h_in, wall_dz = cavity_fields(height_px / np.float32(max(cfg.thickness * radius_px, 1e-6)), float(radius_px), float(cfg.thickness), float(cfg.wall))
-        n_in = surface_normals(h_in)
-    else:  # no cavity: every ray crosses glass only
-        h_in, n_in, wall_dz = np.zeros((0, 0), np.float32), np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32)
-    far = 2.0 * max(float(height_px.max()), 1.0)  # no ray runs deeper than twice the thickest point
+    far = 2.0 * max(float(surfaces.height.max()), 1.0)  # no ray runs deeper than twice the thickest point
     offset, path, through = trace_rays(
-        height_px, n_field, h_in, n_in, wall_dz, grid.index, float(ior), float(cfg.plate_distance * radius_px),
-        far, _EXIT_MARCH_STEPS, _EXIT_BISECTIONS, _MIN_EXIT_COS,
+        surfaces.height, surfaces.normals, surfaces.cavity, surfaces.cavity_normals, surfaces.wall_dz, grid.index, float(ior),
+        float(cfg.plate_distance * radius_px), far, _EXIT_MARCH_STEPS, _EXIT_BISECTIONS, _MIN_EXIT_COS,
     )
-    n_front = np.ascontiguousarray(grid.pick_rows(n_field).T)
     limit = _MAX_OFFSET_RADII * radius_px
     interfaces = np.where(through, 4.0, 2.0).astype(np.float32)
-    return Refraction(np.clip(offset, -limit, limit), path, -n_front[2], interfaces, n_front)
+    return Refraction(np.clip(offset, -limit, limit), path, interfaces)
 
 
 def _reach(box: tuple[int, int, int, int], xs: list[np.ndarray], ys: list[np.ndarray], shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -395,26 +417,27 @@ def _split(planar: np.ndarray, widths: list[int]) -> list[np.ndarray]:
 
 @dataclass(eq=False)
 class ObjectView:
-    """The object as the render's optics take it: its box, and inside it, at the working
-    resolution, its height field, pixels and colours; the plate's :class:`Environment`.
+    """The object as the render's optics take it, up to the rays: its box, and inside it,
+    at the working resolution, its pixels and glass surfaces, and what its front surface
+    shows besides the refracted plate -- the Fresnel weight, the reflected environment and
+    the highlights.
 
-    Made from the inputs alone (the look enters only through the highlight threshold and
-    the environment's blur), so the render pass makes it for the next frame in the thread
-    that reads it, while this frame renders (:func:`view_object`).
+    None of it depends on where the rays land, so the render pass makes it for the next
+    frame in the thread that reads that frame, while this one is traced (:func:`view_object`).
     """
 
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive end) in the frame
     unit_full: np.ndarray  # the height field in the box, full size
     obj: _Grid  # the object's pixels in the box, full size
     unit: np.ndarray  # the height field at the working size
-    r_work: float  # the object's half-width, working pixels
-    grid: _Grid  # the object's working pixels
-    xs: np.ndarray  # N float32, frame coordinates of the working pixels' centres
-    ys: np.ndarray
-    colours: np.ndarray  # Nx3 float32 linear, the frame at the working pixels
-    highlights: np.ndarray  # N float32, the frame's specular highlights there
-    environ: Environment
     small: bool  # whether the optics work below full size (the fields are resized, and grown before they are brought up)
+    r_work: float  # the object's half-width, working pixels
+    grid: _Grid  # the object's working pixels (N)
+    surfaces: Surfaces  # at the working size
+    normals: np.ndarray  # 3xN float32, the front surface's normals at the working pixels
+    fresnel: np.ndarray  # N float32, Schlick's reflectance at the front surface (times the look's reflectivity)
+    reflected: np.ndarray  # Nx3 float32 linear, what the front surface reflects
+    highlights: np.ndarray  # N float32, the input's highlights and the light's glint kept on the glass
 
 
 def view_object(frame: np.ndarray, plate: np.ndarray, matte: np.ndarray, height: np.ndarray, radius_px: float, cfg: GlassConfig) -> ObjectView | None:
@@ -422,6 +445,8 @@ def view_object(frame: np.ndarray, plate: np.ndarray, matte: np.ndarray, height:
     box = _box(matte, _CROP_MARGIN_PX)
     if box is None or radius_px <= 0:
         return None
+    if cfg.mode == "auto":  # a single frame decides for itself; render_clip decides per clip
+        cfg = dataclasses.replace(cfg, mode=mode_for_circularity(circularity(height > 0)))
     x0, y0, x1, y1 = box
     rows, cols = y1 - y0, x1 - x0
     unit_full = height[y0:y1, x0:x1]
@@ -438,8 +463,27 @@ def view_object(frame: np.ndarray, plate: np.ndarray, matte: np.ndarray, height:
     # frame coordinates of the working pixels' centres
     xs = (x0 + (np.arange(size[0]) + 0.5) * cols / size[0] - 0.5).astype(np.float32)[grid.cols]
     ys = (y0 + (np.arange(size[1]) + 0.5) * rows / size[1] - 0.5).astype(np.float32)[grid.rows]
-    highlights = grid.pick(specular_highlights(frame_lin, r_work, cfg.highlight_threshold))
-    return ObjectView(box, unit_full, _Grid.of(unit_full > 0), unit, r_work, grid, xs, ys, grid.pick_rows(frame_lin), highlights, environment(plate, cfg), small)
+    surfaces = glass_surfaces(unit * (cfg.thickness * r_work), cfg, r_work)
+    normals = np.ascontiguousarray(grid.pick_rows(surfaces.normals).T)
+
+    # 3: Fresnel (Schlick) at the front surface, and the environment it reflects
+    f = np.clip(schlick(-normals[2], cfg.ior) * cfg.reflectivity, 0.0, 1.0)
+    r = reflect(view_rays(grid.index.shape), normals)
+    env = _reflected(environment(plate, cfg), cfg, xs, ys, r, frame.shape[0])
+
+    # the input's own specular highlights, and the glint of the scene's main light, whose
+    # direction the opaque object's shading gives away
+    spec = grid.pick(specular_highlights(frame_lin, r_work, cfg.highlight_threshold))
+    light_dir = light_direction(grid.pick_rows(frame_lin), normals)
+    if light_dir is not None:
+        towards = np.clip(dot(r, light_dir[:, None]), 0.0, 1.0)
+        # a bright spot is a highlight only where the surface mirrors the light to the
+        # camera; elsewhere it is paint (a white pattern on the object), not light
+        spec = spec * np.clip((towards - _HIGHLIGHT_MIN_COS) / (1.0 - _HIGHLIGHT_MIN_COS), 0.0, 1.0)
+        lobe = np.power(towards, _GLINT_SHININESS, out=np.zeros_like(towards), where=towards > _GLINT_MIN_COS)
+        spec = spec + cfg.glint * f * lobe
+    spec = (spec * cfg.highlights).astype(np.float32)
+    return ObjectView(box, unit_full, _Grid.of(unit_full > 0), unit, small, r_work, grid, surfaces, normals, f, env, spec)
 
 
 def render_glass(
@@ -463,17 +507,13 @@ def render_glass(
     view = view if view is not None else view_object(frame, plate, matte, height, radius_px, cfg)
     if view is None:
         return frame.copy(), None
-    if cfg.mode == "auto":  # a single frame decides for itself; render_clip decides per clip
-        cfg = dataclasses.replace(cfg, mode=mode_for_circularity(circularity(height > 0)))
-    box, unit_full, obj, unit, r_work, grid, xs, ys = view.box, view.unit_full, view.obj, view.unit, view.r_work, view.grid, view.xs, view.ys
+    box, unit_full, obj, unit, r_work, grid, small = view.box, view.unit_full, view.obj, view.unit, view.r_work, view.grid, view.small
     x0, y0, x1, y1 = box
     rows, cols = y1 - y0, x1 - x0
-    small = view.small
 
     # 1-2: refraction (per channel when dispersive); offsets in working pixels
     iors = (cfg.ior - 0.5 * cfg.dispersion, cfg.ior, cfg.ior + 0.5 * cfg.dispersion) if cfg.dispersion > 0 else (cfg.ior,)
-    height_px = unit * (cfg.thickness * r_work)
-    rays = [refraction_offsets(height_px, grid, cfg, r_work, ior) for ior in iors]
+    rays = [refraction_offsets(view.surfaces, grid, cfg, r_work, ior) for ior in iors]
     ray = rays[len(rays) // 2]
 
     # 3: Beer-Lambert absorption along the glass path (tint is per half-width)
@@ -483,23 +523,8 @@ def render_glass(
 
     # Fresnel: every interface the view ray crosses reflects -- front and back of a solid,
     # the four faces of a hollow object's two walls (incoherent sum of equal reflectances)
-    f = np.clip(schlick(ray.cos_front, cfg.ior) * cfg.reflectivity, 0.0, 1.0)
-    refl = (1.0 - (1.0 - f) ** ray.interfaces).astype(np.float32)
-    r = reflect(view_rays(grid.index.shape), ray.normals)
-    env = _reflected(view.environ, cfg, xs, ys, r, frame.shape[0])
-
-    # the input's own specular highlights, and the glint of the scene's main light, whose
-    # direction the opaque object's shading gives away
-    spec = view.highlights
-    light_dir = light_direction(view.colours, ray.normals)
-    if light_dir is not None:
-        towards = np.clip(dot(r, light_dir[:, None]), 0.0, 1.0)
-        # a bright spot is a highlight only where the surface mirrors the light to the
-        # camera; elsewhere it is paint (a white pattern on the object), not light
-        spec = spec * np.clip((towards - _HIGHLIGHT_MIN_COS) / (1.0 - _HIGHLIGHT_MIN_COS), 0.0, 1.0)
-        lobe = np.power(towards, _GLINT_SHININESS, out=np.zeros_like(towards), where=towards > _GLINT_MIN_COS)
-        spec = spec + cfg.glint * f * lobe
-    spec = (spec * cfg.highlights).astype(np.float32)
+    refl = (1.0 - (1.0 - view.fresnel) ** ray.interfaces).astype(np.float32)
+    env, spec = view.reflected, view.highlights
     has_spec = bool(spec.any())
 
     # to full size, on the object's pixels only (beyond its silhouette the glass layer is
@@ -517,7 +542,7 @@ def render_glass(
 
     def pixel_normals() -> np.ndarray:
         """The front-surface normals at the object's pixels; only the output passes use them, from the full-size surface."""
-        return np.ascontiguousarray(obj.pick_rows(surface_normals(unit_full * np.float32(cfg.thickness * radius_px))).T) if small else ray.normals
+        return np.ascontiguousarray(obj.pick_rows(surface_normals(unit_full * np.float32(cfg.thickness * radius_px))).T) if small else view.normals
 
     mid = len(rays) // 2
     values, footprint = upsample_at(stacked, cols, rows, obj.index, 2 * mid, cfg.antialias)

@@ -56,8 +56,9 @@ def render_clip(clip: ClipCache, config: Config) -> Iterator[tuple[int, np.ndarr
     """Render every frame of ``clip``: yields ``(i, HxWx3 uint8 output, glass layer)`` in order.
 
     The next frame's inputs are read from the cache (decoded, the matte feathered) in a
-    thread while this one renders, with what depends on them alone (the object's working
-    view and the plate's environment, the frame's cut signature): the reads wait on files and OpenCV, which
+    thread while this one renders, with what does not depend on the rays (the object's
+    :class:`~glassvid.render.glass.ObjectView`: its surfaces, Fresnel weight, reflection
+    and highlights; the frame's cut signature): the reads wait on files and OpenCV, which
     release the interpreter, and one frame ahead keeps memory bounded.
     """
     gcfg, tcfg = resolve_mode(clip, config.glass), config.temporal
