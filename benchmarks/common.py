@@ -37,10 +37,9 @@ def claim_work(work: Path) -> Path:
     (work / WORK_MARKER).write_text("made by glassvid's benchmarks; emptied at the start of each benchmarks/run.py\n")
     return work
 
-import importlib.util  # noqa: E402
-
-if importlib.util.find_spec("glassvid") is None:  # a fresh clone that was not pip-installed
-    sys.path.insert(0, str(ROOT))
+# the glassvid beside these scripts, always: a virtual environment may have another checkout
+# installed (editable), and a benchmark of one worktree must not time the other's code
+sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -297,7 +296,7 @@ def read_sequence(folder: Path, n: int = 0) -> Iterable[np.ndarray]:
 # process reports >= 800 MB however little it uses), while VmHWM belongs to the new image.
 _CHILD = r"""
 import json, sys, time
-sys.path.append(sys.argv[1])
+sys.path.insert(0, sys.argv[1])
 def hwm_kib():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
