@@ -364,33 +364,17 @@ def light_colour(image_lin: np.ndarray) -> np.ndarray:
     return top.mean(0).astype(np.float32)
 
 
-@dataclass(frozen=True, eq=False)
-class Environment:
-    """What the glass reflects, made from the plate: the plate blurred and shrunk, and the light's colour.
-
-    It depends on the plate and the look only, so the render pass makes it ahead of the
-    render, in the thread that reads the next frame (:func:`environment`).
-    """
-
-    blurred: np.ndarray  # hxwx3 float32 linear, the plate at 1 / _ENV_DOWNSCALE, blurred by environment_blur_px
-    light: np.ndarray  # 3 float32, linear RGB of the scene's light
-
-
-def environment(plate: np.ndarray, cfg: GlassConfig) -> Environment:
-    """The :class:`Environment` of ``plate`` (HxWx3 uint8 sRGB) for the look ``cfg``."""
+def _reflected(plate: np.ndarray, cfg: GlassConfig, xs: np.ndarray, ys: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """What surfaces at frame positions (xs, ys) (N) reflect along ``r`` (3xN), Nx3 linear: an
+    environment made from ``plate`` (HxWx3 uint8 sRGB), shrunk and blurred, and the light above."""
     small = srgb_to_linear(cv2.resize(plate, None, fx=1 / _ENV_DOWNSCALE, fy=1 / _ENV_DOWNSCALE, interpolation=cv2.INTER_AREA))
     blurred = cv2.GaussianBlur(small, (0, 0), cfg.environment_blur_px / _ENV_DOWNSCALE) if cfg.environment_blur_px > 0 else small
-    return Environment(blurred, light_colour(small))
-
-
-def _reflected(environ: Environment, cfg: GlassConfig, xs: np.ndarray, ys: np.ndarray, r: np.ndarray, frame_height: int) -> np.ndarray:
-    """What surfaces at frame positions (xs, ys) (N) reflect along ``r`` (3xN): the blurred plate, and the light above (Nx3)."""
-    reach = _ENV_REACH * frame_height
-    env = sample_points(environ.blurred, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE)
+    reach = _ENV_REACH * plate.shape[0]
+    env = sample_points(blurred, (xs + r[0] * reach) / _ENV_DOWNSCALE, (ys + r[1] * reach) / _ENV_DOWNSCALE)
     # what lies above the frame lights the scene: rays reflected upwards see the light's
     # colour, estimated from the frame's brightest pixels (white-patch colour constancy)
     up = (np.clip(-r[1], 0.0, 1.0) * cfg.sky)[:, None]
-    return (1.0 - up) * env + up * environ.light[None, :]
+    return (1.0 - up) * env + up * light_colour(small)[None, :]
 
 
 def _grow(field: np.ndarray, inside: np.ndarray, steps: int = _GROW_STEPS) -> np.ndarray:
@@ -469,7 +453,7 @@ def view_object(frame: np.ndarray, plate: np.ndarray, matte: np.ndarray, height:
     # 3: Fresnel (Schlick) at the front surface, and the environment it reflects
     f = np.clip(schlick(-normals[2], cfg.ior) * cfg.reflectivity, 0.0, 1.0)
     r = reflect(view_rays(grid.index.shape), normals)
-    env = _reflected(environment(plate, cfg), cfg, xs, ys, r, frame.shape[0])
+    env = _reflected(plate, cfg, xs, ys, r)
 
     # the input's own specular highlights, and the glint of the scene's main light, whose
     # direction the opaque object's shading gives away
