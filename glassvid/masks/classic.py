@@ -53,8 +53,10 @@ Per frame, everything runs in a window around the object, resampled to at most
    (the flow there is the occluder's, and the mask leaves with it) or a loss. Every
    few steps, and on every unsure one, the prompt frame's object is looked for around
    the tracked place (around where it was last seen once lost, ever wider), at its
-   tracked scale: each placement is scored by how much likelier its colours are on
-   the object at that place (the colour memory's object counts) than anywhere in the
+   tracked scale (followed by the object's own motion: the scale of the affine fit to
+   its flow, on confident steps whose mask is inside the frame; an occluded object's
+   mask shrinks, its flow does not): each placement is scored by how much likelier its
+   colours are on the object at that place (the colour memory's object counts) than anywhere in the
    current frame, less a prior for the distance from where it was last seen with
    confidence (a look-alike far away loses to the object near its last place). The
    best place's scale is refined to the one that gathers the most evidence. A clearly
@@ -190,6 +192,8 @@ _LAYER_WEIGHT = 2.0  # ... and its weight against the object's log-odds (2 x 2: 
 _MEMORY_JUMP = 0.05  # a velocity this far from the last one (fraction of the object's size, + 2 px) must also fit the colour memory
 _MEMORY_JUMP_GAIN = 0.1  # ... the last velocity stands when the memory scores it this share of the prompt frame's own score higher
 _MEMORY_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio (see _memory_scores)
+_SCALE_CONFIDENCE = 0.5  # the object's scale follows its motion only on steps at least this confident (see step) ...
+_SCALE_STEP_MAX = 0.03  # ... by at most this factor either way per frame (one bad affine fit moves it little)
 _LOOKS_FULL = 0.8  # the reported confidence is full when the prompt object scores at the tracked place this share of its own scores ...
 _LOOKS_FLOOR = 0.5  # ... and falls linearly to this factor at a score of 0 or below (see _looks_like)
 _LOOKS_DENSITY_STRIDE = 4  # _looks_like counts the frame's colour density on a frame this many times smaller each way
@@ -305,6 +309,7 @@ class ClassicState:
     anchor: np.ndarray = field(default_factory=lambda: np.float32([1, 0, 0]))  # last confident placement of the prompt object (scale, x, y px; see _Appearance)
     lost_for: int = 0  # frames since the mask was lost
     steps: int = 0  # steps taken (the search for the prompt object runs every _FIND_EVERY)
+    scale: float = 1.0  # the object's size relative to the prompt frame's, as its own motion followed it (see step)
 
 
 @dataclass
@@ -614,7 +619,7 @@ class ClassicMasks:
         curf = cur.astype(np.float32)
 
         # 2. motion hypotheses -> carried label (prior) and how much to trust it
-        prior, trust, motion, bg_affine = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s, frame)
+        prior, trust, motion, bg_affine, growth = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s, frame)
         align = state.align @ motion
         hard = prior > 0.5
         if not hard.any():
@@ -676,7 +681,14 @@ class ClassicMasks:
         state.steps += 1
         if state.appearance is None:
             return _with_margin(mask, state.margin), float(boundary)
-        tracked = state.appearance.place(align)  # where the prompt object is now (scale, x, y)
+        # where the prompt object is now (x, y from the memory's alignment) and its size: the alignment
+        # keeps the scale of the last restart; the object's own motion tells how it grew or shrank since
+        # (confident steps only, and not while the frame's edge cuts the mask: a part's fit is not the whole's)
+        inside = not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+        if growth is not None and boundary >= _SCALE_CONFIDENCE and inside:
+            state.scale *= float(np.clip(growth, 1.0 - _SCALE_STEP_MAX, 1.0 + _SCALE_STEP_MAX))
+        tracked = state.appearance.place(align)
+        tracked[0] = state.scale  # where re-detection looks, and at what size
         if boundary >= _FIND_BELOW:
             state.anchor = tracked.astype(np.float32)
         if boundary < _FIND_BELOW or state.steps % _FIND_EVERY == 0:
@@ -687,7 +699,9 @@ class ClassicMasks:
                 found = self._find(state, frame, tracked, _FIND_RADIUS * state.size0 * tracked[0], tracked=tracked)
             if found is not None:
                 return found
-        return _with_margin(mask, state.margin), float(boundary * self._looks_like(state, frame, tracked))
+        # the look is judged at the alignment's scale: a receding object scores lower, and so do masks off it more
+        # clearly (benchmark frames, J >= 0.5 vs below: ROC AUC 0.952 so, 0.929 at the followed scale)
+        return _with_margin(mask, state.margin), float(boundary * self._looks_like(state, frame, state.appearance.place(align)))
 
     # -- step parts ---------------------------------------------------------------------------------------
     def _window(self, pbox: tuple[int, int, int, int], flow: np.ndarray, velocity: np.ndarray, hw: tuple[int, int]) -> tuple[_Window, float]:
@@ -707,8 +721,10 @@ class ClassicMasks:
 
     def _motion_prior(self, state, win, cur, prev, carried, flow, ok, pbox, size_w, frame):
         """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), the object's motion
-        (3x3, full px, this frame -> previous) and the background's (2x3 affine, work px, this frame ->
-        previous; None when it could not be fitted) from competing motion hypotheses; updates
+        (3x3, full px, this frame -> previous), the background's (2x3 affine, work px, this frame ->
+        previous; None when it could not be fitted) and the object's growth since the previous frame
+        (the scale of the affine fit to its interior's flow; None when it could not be fitted), from
+        competing motion hypotheses; updates
         ``state.velocity``. ``frame``: this frame (full, for the colour memory's check of the velocity)."""
         wh, ww = carried.shape
         gx = np.arange(ww, dtype=np.float32)
@@ -770,7 +786,9 @@ class ClassicMasks:
         trust = _PHOTO_TOLERANCE / (_PHOTO_TOLERANCE + best / 3.0)
         if ok is not None:
             trust = trust * (_INVALID_TRUST + (1.0 - _INVALID_TRUST) * ok)
-        return prior.astype(np.float32), trust.astype(np.float32), motion, bg_affine
+        area = abs(float(np.linalg.det(obj_affine[:, :2]))) if obj_affine is not None else 0.0
+        growth = 1.0 / np.sqrt(area) if area > 1e-6 else None
+        return prior.astype(np.float32), trust.astype(np.float32), motion, bg_affine, growth
 
     def _memory_prefers(self, state: ClassicState, frame: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether velocity ``a`` (full px) puts the prompt frame's object where it fits the colour memory
@@ -999,6 +1017,7 @@ class ClassicMasks:
         state.mask, state.frame, state.align = mask, frame, app.align(at)
         state.velocity = np.zeros(2, np.float32)
         state.anchor = np.asarray(at, np.float32)
+        state.scale = float(at[0])
         state.lost_for = 0
         return _with_margin(mask, state.margin), min(1.0, score / max(app.self_score, 1e-6)) * _FIND_BELOW
 

@@ -43,11 +43,11 @@ def _disc(cx: float, cy: float, r: float) -> np.ndarray:
     return (xs - cx) ** 2 + (ys - cy) ** 2 <= r * r
 
 
-def _paint(bg: np.ndarray, mask: np.ndarray, cx: float, cy: float, textured: bool) -> np.ndarray:
-    """The object over ``bg``: a checkered (textured) or a plain, softly shaded cream colour."""
+def _paint(bg: np.ndarray, mask: np.ndarray, cx: float, cy: float, textured: bool, cell: float = 5.0) -> np.ndarray:
+    """The object over ``bg``: a checkered (textured, squares ``cell`` px) or a plain, softly shaded cream colour."""
     ys, xs = np.mgrid[0:H, 0:W]
     if textured:
-        checker = ((np.floor((xs - cx) / 5) + np.floor((ys - cy) / 5)) % 2)[..., None]
+        checker = ((np.floor((xs - cx) / cell) + np.floor((ys - cy) / cell)) % 2)[..., None]
         obj = np.where(checker > 0, np.array([230, 60, 40], np.float32), np.array([40, 60, 220], np.float32))
     else:
         shade = 1.0 - 0.15 * ((ys - cy) / 20.0)
@@ -223,6 +223,21 @@ def test_an_object_found_again_at_another_scale_is_restarted_at_that_scale() -> 
     bigger, big_mask = _clip([(100, 60)], textured=True, r=21.6)
     got = _found_when_lost(frames[0], masks[0], bigger[0], (1.0, 0.0, 0.0))
     assert iou(got, big_mask[0]) > 0.85  # the prompt's own size would give (18 / 21.6)^2 = 0.69
+
+
+def test_an_object_moving_away_is_found_again_at_the_size_it_shrank_to() -> None:
+    # the object recedes (2 % smaller a frame, its texture with it) for 25 frames, to 0.6 of its prompt
+    # size, vanishes for 5 and comes back 30 px on, beyond the flow's reach: the search for it must look
+    # at the size its own motion shrank it to (the prompt's size and the next scale step miss it)
+    bg, r0 = _background(), 24.0
+    seen = [(40.0 + 2 * i, 60.0, r0 * 0.98**i) for i in range(25)]
+    back = [(120.0 + 2 * i, 75.0, r0 * 0.98**25) for i in range(6)]
+    frames = [_paint(bg, _disc(cx, cy, r), cx, cy, True, cell=5.0 * r / r0) for cx, cy, r in seen]
+    frames += [bg.copy() for _ in range(5)]
+    frames += [_paint(bg, _disc(cx, cy, r), cx, cy, True, cell=5.0 * r / r0) for cx, cy, r in back]
+    pred, _ = _propagate(frames, _disc(*seen[0]))
+    scores = [iou(p, _disc(*place)) for p, place in zip(pred[-6:], back)]
+    assert min(scores) > 0.85, scores
 
 
 def test_a_look_alike_far_away_loses_to_the_object_near_where_it_was_seen() -> None:
