@@ -48,6 +48,7 @@ from glassvid.flow import build_flow  # noqa: E402
 from glassvid.flow.ops import chain, fb_consistency  # noqa: E402
 from glassvid.masks import build_masks  # noqa: E402
 from glassvid.masks.background import background_view  # noqa: E402
+from glassvid.masks.propagate import propagate  # noqa: E402
 from glassvid.metrics import boundary_f, iou  # noqa: E402
 from glassvid.pipeline import PROMPT_MOTION_FRAMES  # noqa: E402
 from glassvid.prompts import Prompt  # noqa: E402
@@ -153,30 +154,14 @@ class Flows:
             np.save(self.dir / f"{i:05d}.npy", np.stack([bwd, fwd]))
         return bwd, fwd
 
-    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(flow i -> i-1 float32, valid HxW bool) exactly as ``pipeline._propagate_masks`` passes them."""
-        if i not in self._mem:
-            bwd, fwd = self.pair(i)
-            to_prev = bwd.astype(np.float32)
-            valid = fb_consistency(to_prev, fwd.astype(np.float32))
-            self._mem = {i: (to_prev, valid)}  # keep one: memory must not grow with the clip
-        return self._mem[i]
-
-
-class ReorderedFlows:
-    """``Flows`` for the clip's frames taken in the order ``order`` (consecutive frames, either way)."""
-
-    def __init__(self, flows: Flows, order: list[int]) -> None:
-        self.flows, self.order = flows, order
-
-    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(flow from the run's frame i to its frame i-1, float32; valid HxW bool), as :meth:`Flows.__call__`."""
-        t, prev = self.order[i], self.order[i - 1]
-        if prev == t - 1:
-            return self.flows(t)
-        bwd, fwd = self.flows.pair(t + 1)  # (t+1 -> t, t -> t+1): run backward, frame t's previous is t+1
-        to_prev = fwd.astype(np.float32)
-        return to_prev, fb_consistency(to_prev, bwd.astype(np.float32))
+    def to(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """(flow i -> j float32, valid HxW bool) for neighbours ``j = i +- 1``, exactly as the pipeline passes them."""
+        if (i, j) not in self._mem:
+            bwd, fwd = self.pair(max(i, j))  # (later -> earlier, earlier -> later)
+            to, back = (bwd, fwd) if j < i else (fwd, bwd)
+            to = to.astype(np.float32)
+            self._mem = {(i, j): (to, fb_consistency(to, back.astype(np.float32)))}  # keep one: memory must not grow with the clip
+        return self._mem[(i, j)]
 
 
 def multi_start(cfg: MaskConfig, clip: Clip, flows: Flows) -> list[float]:
@@ -184,17 +169,19 @@ def multi_start(cfg: MaskConfig, clip: Clip, flows: Flows) -> list[float]:
     n = len(clip.frames)
     orders = [list(range(s, n)) for s in range(0, n - MULTI_MIN_FRAMES + 1, MULTI_STEP)]
     orders += [list(range(e, -1, -1)) for e in range(n - 1, MULTI_MIN_FRAMES - 2, -MULTI_STEP)]
-    runs = (Clip(clip.name, [clip.frames[i] for i in order], [clip.masks[i] for i in order]) for order in orders)
-    return [run_clip(cfg, run, ReorderedFlows(flows, order), "mask").jf for run, order in zip(runs, orders)]  # type: ignore[arg-type]
+    return [run_clip(cfg, clip, flows, "mask", order).jf for order in orders]
 
 
-def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str) -> Score:
-    """Propagate from frame 0 with a ``'mask'`` or ``'box'`` prompt; score frames 1..n-1."""
+def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str, order: list[int] | None = None) -> Score:
+    """Propagate from frame ``order[0]`` through ``order`` (default: the whole clip forward) with a ``'mask'``
+    or ``'box'`` prompt (frame 0 only), as the pipeline does (:func:`glassvid.masks.propagate.propagate`);
+    score the frames after the prompt frame. Frames/s count the propagator's steps, revisits included."""
     masker = build_masks(cfg)
-    first = clip.frames[0]
+    order = order if order is not None else list(range(len(clip.frames)))
+    first = clip.frames[order[0]]
     if prompt == "mask":
-        p = Prompt(frame=0, mask=clip.masks[0])
-    elif prompt == "box":
+        p = Prompt(frame=0, mask=clip.masks[order[0]])
+    elif prompt == "box" and order[0] == 0:
         p = Prompt(frame=0, box=clip.box)
         # as the pipeline seeds a box prompt: where frame 0's pixels go over the next frames, and how far
         # they are from what the frames after it show there (each frame with its flow to the one before)
@@ -203,23 +190,31 @@ def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str) -> Score:
         view = background_view(first, box, [((clip.frames[t], flows.pair(t)[0]) for t in range(1, len(clip.frames)))]) if box is not None else None
         difference, behind = view if view is not None else (None, None)
     else:
-        raise ValueError(prompt)
+        raise ValueError(f"prompt {prompt!r} from frame {order[0]}: a mask prompt from any frame, a box from frame 0")
     t0 = time.perf_counter()
     mask0 = masker.initial_mask(first, p, motion, difference, behind) if prompt == "box" else masker.initial_mask(first, p)
     init_s = time.perf_counter() - t0
     state = masker.start(first, mask0)
     js, fs, conf = [], [], []
-    mask_s = 0.0
-    for i in range(1, len(clip.frames)):
-        to_prev, valid = flows(i)
-        t0 = time.perf_counter()
-        mask, c = masker.step(state, clip.frames[i], to_prev, valid)
-        mask_s += time.perf_counter() - t0
+    other_s = 0.0  # time in flow loading and scoring, taken out of the propagator's
+
+    def flow_to(i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal other_s
+        t = time.perf_counter()
+        out = flows.to(i, j)
+        other_s += time.perf_counter() - t
+        return out
+
+    t0 = time.perf_counter()
+    for i, mask, c in propagate(masker, state, order, clip.frames.__getitem__, flow_to, cfg.revisit_below):
+        t = time.perf_counter()
         js.append(iou(mask, clip.masks[i]))
         fs.append(boundary_f(mask, clip.masks[i]))
         conf.append(float(c))
+        other_s += time.perf_counter() - t
+    mask_s = time.perf_counter() - t0 - other_s
     h, w = first.shape[:2]
-    return Score(clip.name, prompt, float(np.mean(js)), float(np.mean(fs)), len(clip.frames), mask_s, init_s, float(np.min(js)), (w, h), js, conf)
+    return Score(clip.name, prompt, float(np.mean(js)), float(np.mean(fs)), len(order), mask_s, init_s, float(np.min(js)), (w, h), js, conf)
 
 
 def flow_seconds_per_frame(clip: Clip, frames: int = 20) -> float:

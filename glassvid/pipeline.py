@@ -37,6 +37,7 @@ from glassvid.io.images import parse_pattern
 from glassvid.io import BackgroundWriter, ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
 from glassvid.masks.background import background_view
+from glassvid.masks.propagate import propagate
 from glassvid.plate import Inpainter, build_inpainter
 from glassvid.plate.recover import recover_plates
 from glassvid.prompts import Prompt, as_prompts
@@ -331,7 +332,8 @@ class Pipeline:
         ``prompts``: at least one, sorted by frame (``_prepare`` has checked them).
 
         Backward from the earliest prompt frame to the clip's start; forward from each
-        prompt frame up to the next one (which wins from its frame on) or the clip's end.
+        prompt frame up to the next one (which wins from its frame on) or the clip's end,
+        each with its unsure stretches revisited (:func:`glassvid.masks.propagate.propagate`).
         Each such run is a unit of resumption: one that finished (its marker exists) is
         reused; one that was interrupted is propagated again from its prompt frame, so a
         resumed run gives exactly the masks of an uninterrupted one (the propagator's
@@ -359,10 +361,7 @@ class Pipeline:
                 continue
             state = self.masks.start(clip.frame(k), clip.mask(k))
             confidence = []
-            for i in idx:
-                fwd, bwd = clip.flows(max(i, i - direction))
-                to_prev, from_prev = (bwd, fwd) if direction > 0 else (fwd, bwd)
-                mask, conf = self.masks.step(state, clip.frame(i), to_prev, fb_consistency(to_prev, from_prev))
+            for i, mask, conf in propagate(self.masks, state, [k, *idx], clip.frame, lambda i, j: _checked_flow(clip, i, j), self.config.masks.revisit_below):
                 store.save_mask("mask", i, mask)
                 confidence.append(float(conf))
                 yield i, conf
@@ -473,6 +472,12 @@ def _prompt_key(prompts: tuple[Prompt, ...]) -> str:
         mask_hash = stable_hash(np.packbits(p.mask).tobytes().hex()) if p.mask is not None else None
         keys.append(stable_hash(p.frame, p.box, p.points, mask_hash))
     return keys[0] if len(keys) == 1 else stable_hash(keys)
+
+
+def _checked_flow(clip: ClipCache, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """The flow from frame ``i`` to its neighbour ``j`` (HxWx2 float32) and where it passes the forward-backward check (HxW bool)."""
+    to = clip.flow(i, j).astype(np.float32)
+    return to, fb_consistency(to, clip.flow(j, i).astype(np.float32))
 
 
 def _prompt_motion(clip: ClipCache, k: int) -> np.ndarray | None:

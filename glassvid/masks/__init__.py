@@ -2,7 +2,9 @@
 
 Contract: a propagator is built once per clip; ``start(frame, mask)`` returns the
 per-direction state, ``step(state, frame, flow_to_prev)`` returns the next frame's
-``(mask, confidence)``: HxW bool (True = object) and a float in [0, 1].
+``(mask, confidence)``: HxW bool (True = object) and a float in [0, 1]; ``turn(state)``
+a copy to step the other way from the same frame. A run of frames is propagated by
+:func:`glassvid.masks.propagate.propagate`, which revisits unsure stretches that way.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class MaskPropagator(Protocol):
 
         ``valid``: HxW bool, where that flow passed the forward-backward check (None = all).
         """
+
+    def turn(self, state: Any) -> Any:
+        """A copy of ``state`` for stepping the other way from its frame; ``state`` is left as it is."""
 
 
 MASK_BACKENDS: Registry[MaskPropagator] = Registry("masks")

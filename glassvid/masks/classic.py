@@ -95,7 +95,7 @@ player, one moving away) scores lower too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -702,6 +702,11 @@ class ClassicMasks:
         # the look is judged at the alignment's scale: a receding object scores lower, and so do masks off it more
         # clearly (benchmark frames, J >= 0.5 vs below: ROC AUC 0.952 so, 0.929 at the followed scale)
         return _with_margin(mask, state.margin), float(boundary * self._looks_like(state, frame, state.appearance.place(align)))
+
+    def turn(self, state: ClassicState) -> ClassicState:
+        """A copy of ``state`` for stepping the other way from its frame: the object's velocity reversed.
+        (A step replaces the state's arrays rather than writing into them, so the copy is shallow.)"""
+        return replace(state, velocity=-state.velocity)
 
     # -- step parts ---------------------------------------------------------------------------------------
     def _window(self, pbox: tuple[int, int, int, int], flow: np.ndarray, velocity: np.ndarray, hw: tuple[int, int]) -> tuple[_Window, float]:

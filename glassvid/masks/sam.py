@@ -36,7 +36,7 @@ padded right/bottom to ``img_size`` square, then shrunk to ``mask_input_size``
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import cv2
@@ -386,6 +386,10 @@ class SamMasks:
         state.mask = mask
         state.logits = logits
         return mask, confidence
+
+    def turn(self, state: SamState) -> SamState:
+        """A copy of ``state`` for stepping the other way from its frame (SAM's state has no direction in it)."""
+        return replace(state)
 
     # -- helpers ----------------------------------------------------------------------------
     def _embed(self, frame: np.ndarray) -> SamEmbedding:
