@@ -192,15 +192,21 @@ def test_an_object_that_leaves_the_frame_entirely_is_found_again_when_it_returns
     assert min(scores[-3:]) > 0.8, scores  # found again, and followed
 
 
-def test_an_occluder_that_carries_the_mask_away_loses_it_to_the_object() -> None:
-    # a plain grey disc slides over the still object and on: the flow over the object is the
-    # occluder's, so the mask leaves with it; the object, visible again, is found where it is
+def _occluder_passing_over_a_still_object() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """20 frames: a plain grey disc slides over the still, textured object and on; the object's visible part per frame."""
     frames, masks = _clip([(60, 60)] * 20, textured=True)
     for i in range(20):
         occluder = _disc(30 + 5 * i, 62, 22)
         frames[i] = frames[i].copy()
         frames[i][occluder] = (150, 150, 150)
         masks[i] = masks[i] & ~occluder
+    return frames, masks
+
+
+def test_an_occluder_that_carries_the_mask_away_loses_it_to_the_object() -> None:
+    # the flow over the object is the occluder's, so the mask leaves with it; the object, visible
+    # again, is found where it is
+    frames, masks = _occluder_passing_over_a_still_object()
     pred, _ = _propagate(frames, masks[0])
     scores = [iou(p, m) for p, m in zip(pred, masks[1:])]
     assert min(scores[-3:]) > 0.8, scores

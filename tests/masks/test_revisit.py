@@ -11,7 +11,7 @@ from glassvid.masks import build_masks
 from glassvid.masks.propagate import REVISIT_MAX, propagate
 from glassvid.metrics import iou
 
-from test_classic import _clip, _disc  # the synthetic clips of the classic backend's tests
+from test_classic import _occluder_passing_over_a_still_object  # the synthetic clips of the classic backend's tests
 
 
 def _run(frames: list[np.ndarray], first: np.ndarray, revisit_below: float) -> list[tuple[int, np.ndarray, float]]:
@@ -29,12 +29,7 @@ def _run(frames: list[np.ndarray], first: np.ndarray, revisit_below: float) -> l
 def test_frames_an_occluder_took_the_mask_in_are_recovered_from_the_frame_that_finds_the_object_again() -> None:
     # a grey disc slides over the still object and on; the mask leaves with it for a few frames until
     # the object is found again. Stepped back from there, those frames see the object leave the occluder
-    frames, masks = _clip([(60, 60)] * 20, textured=True)
-    for i in range(20):
-        occluder = _disc(30 + 5 * i, 62, 22)
-        frames[i] = frames[i].copy()
-        frames[i][occluder] = (150, 150, 150)
-        masks[i] = masks[i] & ~occluder
+    frames, masks = _occluder_passing_over_a_still_object()
     plain = _run(frames, masks[0], 0.0)
     revisited = _run(frames, masks[0], MaskConfig().revisit_below)
     assert [i for i, _, _ in revisited] == list(range(1, 20))  # every frame once, in order
