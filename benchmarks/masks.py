@@ -175,7 +175,7 @@ def multi_start(cfg: MaskConfig, clip: Clip, flows: Flows) -> list[float]:
 def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str, order: list[int] | None = None) -> Score:
     """Propagate from frame ``order[0]`` through ``order`` (default: the whole clip forward) with a ``'mask'``
     or ``'box'`` prompt (frame 0 only), as the pipeline does (:func:`glassvid.masks.propagate.propagate`);
-    score the frames after the prompt frame. Frames/s count the propagator's steps, revisits included."""
+    score the frames after the prompt frame. Its time (for frames/s) is the propagator's, revisits included."""
     masker = build_masks(cfg)
     order = order if order is not None else list(range(len(clip.frames)))
     first = clip.frames[order[0]]
