@@ -185,10 +185,12 @@ def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str, order: list
         p = Prompt(frame=0, box=clip.box)
         # as the pipeline seeds a box prompt: where frame 0's pixels go over the next frames, and how far
         # they are from what the frames after it show there (each frame with its flow to the one before)
-        motion = chain(flows.pair(t)[1] for t in range(1, min(PROMPT_MOTION_FRAMES, len(clip.frames) - 1) + 1))
-        box = p.clipped_box(first.shape[1], first.shape[0])
-        view = background_view(first, box, [((clip.frames[t], flows.pair(t)[0]) for t in range(1, len(clip.frames)))]) if box is not None else None
-        difference, behind = view if view is not None else (None, None)
+        motion, difference, behind = None, None, None
+        if masker.uses_clip_hints:
+            motion = chain(flows.pair(t)[1] for t in range(1, min(PROMPT_MOTION_FRAMES, len(clip.frames) - 1) + 1))
+            box = p.clipped_box(first.shape[1], first.shape[0])
+            view = background_view(first, box, [((clip.frames[t], flows.pair(t)[0]) for t in range(1, len(clip.frames)))]) if box is not None else None
+            difference, behind = view if view is not None else (None, None)
     else:
         raise ValueError(f"prompt {prompt!r} from frame {order[0]}: a mask prompt from any frame, a box from frame 0")
     t0 = time.perf_counter()

@@ -343,8 +343,9 @@ class Pipeline:
         starts = [p.frame - clip.frames.start for p in prompts]
         for k, prompt in zip(starts, prompts):
             if not store.has("mask", k, "png"):
-                motion = _prompt_motion(clip, k) if prompt.box is not None else None
-                view = _prompt_view(clip, k, prompt) if prompt.box is not None else None
+                hinted = prompt.box is not None and self.masks.uses_clip_hints
+                motion = _prompt_motion(clip, k) if hinted else None
+                view = _prompt_view(clip, k, prompt) if hinted else None
                 difference, behind = view if view is not None else (None, None)
                 store.save_mask("mask", k, self.masks.initial_mask(clip.frame(k), prompt, motion, difference, behind))
             yield k, 1.0

@@ -11,6 +11,7 @@ import pytest
 from glassvid import Pipeline, convert
 from glassvid.config import load_config
 from glassvid.io import probe, read_frames
+from glassvid.masks import build_masks
 from glassvid.masks.matte import region
 from glassvid.prompts import Prompt, load_mask
 
@@ -119,6 +120,32 @@ def test_box_prompt_finds_the_object(tmp_path: Path, scene) -> None:
     Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, None, prompt=Prompt(box=box), save_masks=tmp_path / "m")
     got = cv2.imread(str(tmp_path / "m" / "00000.png"), 0) > 0
     assert (got & masks[0]).sum() / (got | masks[0]).sum() > 0.8
+
+
+@pytest.mark.parametrize("uses_hints", [True, False])
+def test_a_box_prompt_gets_the_clips_hints_only_from_a_backend_that_uses_them(tmp_path: Path, scene, uses_hints: bool) -> None:
+    """The background view behind a box prompt reads the whole clip: it is built only for a backend that asks for it."""
+    clip, _, masks = scene
+    ys, xs = np.nonzero(masks[0])
+    classic = build_masks(load_config().masks)
+    hints: list[tuple] = []
+
+    class Recording:
+        uses_clip_hints = uses_hints
+
+        def initial_mask(self, frame, prompt, *given):
+            hints.append(given)
+            return classic.initial_mask(frame, prompt, *given)
+
+        def __getattr__(self, name):
+            return getattr(classic, name)
+
+    Pipeline(load_config(), work_dir=tmp_path / "w", masks=Recording()).run(clip, None, prompt=Prompt(box=(xs.min() - 3, ys.min() - 3, xs.max() + 4, ys.max() + 4)), save_masks=tmp_path / "m")
+    (motion, difference, behind), = hints
+    if uses_hints:
+        assert motion.shape == (64, 96, 2) and difference.shape == (64, 96) and behind.shape == (64, 96, 3)
+    else:
+        assert motion is None and difference is None and behind is None
 
 
 def test_later_prompts_win_from_their_frame_on(tmp_path: Path, scene) -> None:

@@ -18,6 +18,10 @@ from glassvid.registry import Registry
 
 
 class MaskPropagator(Protocol):
+    #: whether ``initial_mask`` uses the clip's hints for a box prompt (``motion``, ``difference``,
+    #: ``behind``): the pipeline computes them only then (the background view reads every frame of the clip)
+    uses_clip_hints: bool
+
     def initial_mask(self, frame: np.ndarray, prompt: Any, motion: np.ndarray | None = None, difference: np.ndarray | None = None, behind: np.ndarray | None = None) -> np.ndarray:
         """The object's mask on the prompt frame (RGB uint8 HxWx3 in, HxW bool out).
 

@@ -359,6 +359,8 @@ class _Window:
 class ClassicMasks:
     """Weight-free mask propagation (see the module docstring)."""
 
+    uses_clip_hints = True  # a box prompt is weighed against the clip's motion and background view
+
     def __init__(self, cfg: MaskConfig) -> None:
         self.cfg = cfg
         self.bins = cfg.histogram_bins

@@ -236,6 +236,8 @@ class SamMasks:
     (default: a new one); tests pass a subclass that records its calls.
     """
 
+    uses_clip_hints = False  # SAM tells the object from a box by itself: the pipeline need not read the clip for it
+
     def __init__(self, *, sam: "Sam", cfg: MaskConfig, device: Any = None, predictor: "SamPredictor | None" = None) -> None:
         import_torch("the SAM mask backend")
         sa = _require_segment_anything()

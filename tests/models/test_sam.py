@@ -122,12 +122,14 @@ def test_box_prompt_gives_a_frame_sized_mask_and_sam_gets_the_inclusive_box(mode
     assert m.predictor.embedded == [(h, w, 3)]
 
 
-def test_takes_the_box_hints_the_pipeline_passes_every_backend(model):
-    # the pipeline calls initial_mask(frame, prompt, motion, difference, behind) for a box prompt
+def test_takes_the_box_hints_a_caller_may_pass_every_backend(model):
+    # the contract's initial_mask(frame, prompt, motion, difference, behind): SAM does not ask for the hints
+    # (uses_clip_hints), but a caller such as the benchmark may pass them to every backend
     h, w = 75, 97
     m = make(model)
     out = m.initial_mask(frame(h, w), Prompt(box=(10, 12, 40, 50)), np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32))
     assert out.dtype == bool and out.shape == (h, w)
+    assert m.uses_clip_hints is False  # ... so the pipeline does not read the clip to make them
 
 
 def test_box_is_clipped_to_the_frame(model):
