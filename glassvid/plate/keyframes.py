@@ -25,7 +25,7 @@ sweep is redone whole.
 from __future__ import annotations
 
 import shutil
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -36,6 +36,9 @@ from glassvid.errors import CacheError
 from glassvid.plate import Inpainter
 from glassvid.plate.propagate import NO_SOURCE, Sightings, merge, resample
 from glassvid.plate.sample import FrameSampler
+
+if TYPE_CHECKING:  # recover imports this module: the name is for annotations only
+    from glassvid.plate.recover import PlateStats
 
 
 def choose_keyframes(unknown_px: list[int], has_hole: list[bool], interval: int) -> list[int]:
@@ -65,7 +68,7 @@ def invent_on_keyframes(
     cfg: PlateConfig,
     inpainter: Inpainter,
     fallback: Inpainter,
-    stats: "PlateStats",  # noqa: F821 (glassvid.plate.recover.PlateStats; imported there)
+    stats: PlateStats,
     progress: Callable[[int], None],
 ) -> None:
     """Stages 1-3 of the module docstring over ``clip.plate_store``; updates ``stats``."""
