@@ -322,6 +322,11 @@ class Pipeline:
             warnings = []
             if empty:
                 warnings.append(f"the object is not found in {len(empty)} frame(s) ({_ranges(empty)}); they are left unchanged")
+            # frames with a mask that is likely off the object (empty ones are named above)
+            gone = set(empty)
+            unsure = [clip.frames.start + i for i, c in enumerate(confidence) if c < self.config.masks.warn_below and clip.frames.start + i not in gone]
+            if unsure:
+                warnings.append(f"the mask is unsure in {len(unsure)} frame(s) ({_ranges(unsure)}): check them with --save-masks, and where the mask left the object add a prompt on one of them (--prompt-file: a list of prompts, each with its frame)")
             report.warnings.extend(warnings)
             report.mask_confidence = confidence
             store.mark_complete({"mask_confidence": confidence, "warnings": warnings})

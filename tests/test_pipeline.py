@@ -148,6 +148,40 @@ def test_a_box_prompt_gets_the_clips_hints_only_from_a_backend_that_uses_them(tm
         assert motion is None and difference is None and behind is None
 
 
+def test_frames_with_an_unsure_mask_are_named_in_a_warning(tmp_path: Path, scene) -> None:
+    """Frames whose mask confidence falls below masks.warn_below are named (not those with no object: they have their own
+    warning), and a reused analysis reports them again."""
+    clip, _, masks = scene
+    classic = build_masks(load_config().masks)
+    scripted = {4: 0.1, 5: 0.29, 6: 0.1, 9: 0.0}  # frame -> confidence; frame 9's mask is empty
+
+    class Scripted:
+        uses_clip_hints = True
+
+        def __init__(self) -> None:
+            self.frame = 0  # one forward run from the prompt on frame 0: the steps come in frame order
+
+        def step(self, state, frame, flow_to_prev, valid=None):
+            self.frame += 1
+            mask, _ = classic.step(state, frame, flow_to_prev, valid)
+            if self.frame == 9:
+                mask = np.zeros_like(mask)
+            return mask, scripted.get(self.frame, 0.9)
+
+        def __getattr__(self, name):
+            return getattr(classic, name)
+
+    cfg = load_config(sets=["masks.revisit_below=0"])  # no revisits: each frame is stepped once
+    report = Pipeline(cfg, work_dir=tmp_path / "w", masks=Scripted()).run(clip, None, prompt=Prompt(mask=masks[0]))
+    unsure = [w for w in report.warnings if "unsure" in w]
+    assert unsure == [unsure[0]] and "in 3 frame(s) (4-6)" in unsure[0] and "--prompt-file" in unsure[0]
+    assert any("not found in 1 frame(s) (9)" in w for w in report.warnings)
+    again = Pipeline(cfg, work_dir=tmp_path / "w", masks=Scripted()).run(clip, None, prompt=Prompt(mask=masks[0]))
+    assert again.passes["analyse"].status == "reused" and again.warnings == report.warnings
+    quiet = Pipeline(load_config(sets=["masks.revisit_below=0", "masks.warn_below=0"]), work_dir=tmp_path / "q", masks=Scripted()).run(clip, None, prompt=Prompt(mask=masks[0]))
+    assert not any("unsure" in w for w in quiet.warnings)
+
+
 def test_later_prompts_win_from_their_frame_on(tmp_path: Path, scene) -> None:
     """Two prompts: masks before the second prompt's frame follow the first, from it on the second."""
     clip, _, masks = scene
