@@ -278,8 +278,28 @@ def summary(scores: list[Score]) -> dict[str, float]:
     return out
 
 
-def table(scores: list[Score], flow_s: float | None) -> str:
-    """The markdown report."""
+def unsure_line(scores: list[Score], warn_below: float) -> str:
+    """How well the pipeline's unsure-frames warning (confidence below ``masks.warn_below``) points at bad masks."""
+    def flagged(group: list[Score]) -> tuple[np.ndarray, np.ndarray]:
+        j = np.concatenate([np.asarray(s.per_frame_j, float) for s in group]) if group else np.zeros(0)
+        c = np.concatenate([np.asarray(s.confidence, float) for s in group]) if group else np.zeros(0)
+        return j, c < warn_below
+
+    j, flag = flagged([s for s in scores if s.prompt in ("mask", "box") and "pseudo" not in s.clip])
+    if not j.size:
+        return ""
+    bad = j < 0.5
+    line = (f"- frames with confidence below `masks.warn_below` {warn_below:.2f} (the pipeline names them in a warning, less any with no mask), real clips, both prompts: "
+            f"{flag.mean():.0%} of the frames; {np.mean(bad[flag]) if flag.any() else float('nan'):.0%} of them have J < 0.5, "
+            f"and they are {np.mean(flag[bad]) if bad.any() else float('nan'):.0%} of the frames with J < 0.5")
+    gj, gflag = flagged([s for s in scores if s.prompt == "gt-mask"])
+    if gj.size:
+        line += f"; rendered scenes: {gflag.mean():.0%} of the frames"
+    return line
+
+
+def table(scores: list[Score], flow_s: float | None, warn_below: float | None = None) -> str:
+    """The markdown report (with the unsure-frames warning's check when ``warn_below`` is given)."""
     lines = ["| clip | prompt | size | frames | J | F | J&F | min J | mask frames/s |", "|---|---|---|---|---|---|---|---|---|"]
     for s in scores:
         lines.append(f"| {s.clip} | {s.prompt} | {s.size[0]}x{s.size[1]} | {s.frames} | {s.j:.3f} | {s.f:.3f} | {s.jf:.3f} | {s.min_j:.3f} | {s.fps:.0f} |")
@@ -290,6 +310,8 @@ def table(scores: list[Score], flow_s: float | None) -> str:
             lines.append(f"- real clips, {prompt} prompt: mean J&F **{m[f'real_{prompt}_jf']:.3f}**, lowest clip {m[f'real_{prompt}_min_jf']:.3f} (pseudo-GT clip excluded)")
     if "gt_j" in m:
         lines.append(f"- rendered scenes, first-frame mask: mean J (IoU) **{m['gt_j']:.3f}**")
+    if warn_below:
+        lines.append(unsure_line(scores, warn_below))
     if "mask_fps_854x480" in m:
         fps = m["mask_fps_854x480"]
         lines.append(f"- mask propagation at 854x480: **{fps:.0f} frames/s** (mask step alone, flow excluded)")
@@ -342,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if big:
         clip = load_real(args.data / "real" / big[0].clip.split(" ")[0])
         flow_s = flow_seconds_per_frame(clip) if clip is not None else None
-    text = table(scores, flow_s)
+    text = table(scores, flow_s, cfg.warn_below)
     if args.starts:
         text += multi_start_table(cfg, data=args.data, cache=args.cache, clips=args.clips, gt=not args.no_gt)
     print(text)

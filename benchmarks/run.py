@@ -402,7 +402,7 @@ def section_masks(ctx: Context) -> str:
         "## Masks alone (issue 4)\n\n"
         "The classic backend on every clip of `real/` (all frames), prompted by the first frame's mask and by the box of "
         "`prompt.json`, and on the rendered scenes from their first mask; flows as the pipeline computes them. "
-        "J and F are means over the frames after the prompt frame. Same as `python benchmarks/masks.py --starts`.\n\n" + masks.table(scores, flow_s)
+        "J and F are means over the frames after the prompt frame. Same as `python benchmarks/masks.py --starts`.\n\n" + masks.table(scores, flow_s, load_config().masks.warn_below)
         + ("" if ctx.quick else masks.multi_start_table(load_config().masks, data=ctx.data, cache=ctx.work / "mask-flows", log=ctx.log))
     )
 
