@@ -391,7 +391,8 @@ def section_masks(ctx: Context) -> str:
     import masks
 
     clips = ["davis_blackswan", "cup_slide"] if ctx.quick else None
-    scores = masks.evaluate(load_config().masks, data=ctx.data, cache=ctx.work / "mask-flows", clips=clips, log=ctx.log)
+    cfg = load_config().masks
+    scores = masks.evaluate(cfg, data=ctx.data, cache=ctx.work / "mask-flows", clips=clips, log=ctx.log)
     big = next((s for s in scores if s.size == masks.FPS_SIZE), None)
     clip = masks.load_real(ctx.data / "real" / big.clip.split(" ")[0]) if big is not None else None
     flow_s = masks.flow_seconds_per_frame(clip) if clip is not None else None
@@ -402,8 +403,8 @@ def section_masks(ctx: Context) -> str:
         "## Masks alone (issue 4)\n\n"
         "The classic backend on every clip of `real/` (all frames), prompted by the first frame's mask and by the box of "
         "`prompt.json`, and on the rendered scenes from their first mask; flows as the pipeline computes them. "
-        "J and F are means over the frames after the prompt frame. Same as `python benchmarks/masks.py --starts`.\n\n" + masks.table(scores, flow_s, load_config().masks.warn_below)
-        + ("" if ctx.quick else masks.multi_start_table(load_config().masks, data=ctx.data, cache=ctx.work / "mask-flows", log=ctx.log))
+        "J and F are means over the frames after the prompt frame. Same as `python benchmarks/masks.py --starts`.\n\n" + masks.table(scores, flow_s, cfg.warn_below)
+        + ("" if ctx.quick else masks.multi_start_table(cfg, data=ctx.data, cache=ctx.work / "mask-flows", log=ctx.log))
     )
 
 

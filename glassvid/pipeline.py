@@ -482,8 +482,9 @@ def _prompt_key(prompts: tuple[Prompt, ...]) -> str:
 
 def _checked_flow(clip: ClipCache, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     """The flow from frame ``i`` to its neighbour ``j`` (HxWx2 float32) and where it passes the forward-backward check (HxW bool)."""
-    to = clip.flow(i, j).astype(np.float32)
-    return to, fb_consistency(to, clip.flow(j, i).astype(np.float32))
+    fwd, bwd = clip.flows(max(i, j))  # both directions from the one file stored at the later frame
+    to, back = (bwd, fwd) if j < i else (fwd, bwd)
+    return to, fb_consistency(to, back)
 
 
 def _prompt_motion(clip: ClipCache, k: int) -> np.ndarray | None:
