@@ -189,6 +189,8 @@ _LAYER_FULL_PX = 4.0  # ... and fully told apart this much farther apart
 _LAYER_SPREAD = 0.25  # the flow's spread around a layer's motion, fraction of the two motions' distance (plus 1 work px)
 _LAYER_LOGIT = 2.0  # most a pixel's layer evidence counts (log-likelihood ratio, clipped) ...
 _LAYER_WEIGHT = 2.0  # ... and its weight against the object's log-odds (2 x 2: an unseen pixel moving as the background keeps ~2 % of its odds)
+_LAYER_RAISE = 0.5  # most the object's motion explaining a pixel better than the background's raises it (log-odds / _LAYER_WEIGHT): x e at most
+_LAYER_NOISE = 10.0  # ... counting from this photometric error difference (sum over RGB, 0-255, see _PHOTO_RADIUS): compression noise decides nothing
 _MEMORY_JUMP = 0.05  # a velocity this far from the last one (fraction of the object's size, + 2 px) must also fit the colour memory
 _MEMORY_JUMP_GAIN = 0.1  # ... the last velocity stands when the memory scores it this share of the prompt frame's own score higher
 _MEMORY_PSEUDO_COUNT = 0.05  # memory counts added to object and background before their log-ratio (see _memory_scores)
@@ -621,7 +623,7 @@ class ClassicMasks:
         curf = cur.astype(np.float32)
 
         # 2. motion hypotheses -> carried label (prior) and how much to trust it
-        prior, trust, motion, bg_affine, growth = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s, frame)
+        prior, trust, motion, bg_affine, growth, explained = self._motion_prior(state, win, curf, prev, carried, flow, ok, pbox, size * s, frame)
         align = state.align @ motion
         hard = prior > 0.5
         if not hard.any():
@@ -644,14 +646,16 @@ class ClassicMasks:
         post = omega * p_colour + (1.0 - omega) * carried_p
         if bg_affine is not None:
             object_flow = -state.velocity / np.array([win.sx, win.sy], np.float32)
-            post = _motion_layers(post, flow, object_flow, bg_affine, ~seen)
+            judged, post = _motion_layers(post, flow, object_flow, bg_affine, ~seen, explained)
+        else:
+            judged = post  # what the step's certainty is judged on (see _motion_layers)
         reach = d_out <= band
         post = np.where(reach, post, 0.0).astype(np.float32)
         raw = post > 0.5
         new_w = self._clean(_open_thin(raw) | (raw & seen), hard)
         # confidence: decisiveness along the boundary band, agreement with the carried mask
         edge = reach & (d_in <= band)
-        decisive = float(np.mean(np.abs(post[edge] - 0.5)) * 2.0) if edge.any() else 0.0
+        decisive = float(np.mean(np.abs(judged[edge] - 0.5)) * 2.0) if edge.any() else 0.0
         union = np.count_nonzero(new_w | hard)
         agreement = np.count_nonzero(new_w & hard) / union if union else 0.0
         # support: the share of the mask whose colour the prompt frame showed there on the object; a mask
@@ -730,8 +734,10 @@ class ClassicMasks:
         """Carried label per work pixel (soft, [0, 1]), its trust ([0, 1]), the object's motion
         (3x3, full px, this frame -> previous), the background's (2x3 affine, work px, this frame ->
         previous; None when it could not be fitted) and the object's growth since the previous frame
-        (the scale of the affine fit to its interior's flow; None when it could not be fitted), from
-        competing motion hypotheses; updates
+        (the scale of the affine fit to its interior's flow; None when it could not be fitted), and per
+        work pixel how much better the object's motion (the template match or the interior's affine
+        fit, whichever is better there) explains this frame than the background's (the difference of
+        their photometric errors; None without both), from competing motion hypotheses; updates
         ``state.velocity``. ``frame``: this frame (full, for the colour memory's check of the velocity)."""
         wh, ww = carried.shape
         gx = np.arange(ww, dtype=np.float32)
@@ -775,6 +781,7 @@ class ClassicMasks:
         interior = (cv2.erode(iu, kernel) > 0) if np.count_nonzero(iu) > 50 else inside
         obj_affine = _fit_affine(interior & trusted, flow)
         bg_affine = _fit_affine((cv2.dilate(iu, kernel) == 0) & trusted, flow)
+        n_object = len(affines) + (obj_affine is not None)  # the object's hypotheses: the match, its affine fit
         affines += [a for a in (obj_affine, bg_affine) if a is not None]
         # the object's motion (full px, this frame -> previous), for aligning the colour memory: its
         # translation (following also its scale and rotation, from the affine fit, was measured: no gain,
@@ -795,7 +802,9 @@ class ClassicMasks:
             trust = trust * (_INVALID_TRUST + (1.0 - _INVALID_TRUST) * ok)
         area = abs(float(np.linalg.det(obj_affine[:, :2]))) if obj_affine is not None else 0.0
         growth = 1.0 / np.sqrt(area) if area > 1e-6 else None
-        return prior.astype(np.float32), trust.astype(np.float32), motion, bg_affine, growth
+        # the errors list the dense flow first, the object's hypotheses next, the background's last
+        explained = errs[-1] - errs[1 : 1 + n_object].min(0) if bg_affine is not None and n_object else None
+        return prior.astype(np.float32), trust.astype(np.float32), motion, bg_affine, growth, explained
 
     def _memory_prefers(self, state: ClassicState, frame: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether velocity ``a`` (full px) puts the prompt frame's object where it fits the colour memory
@@ -1265,8 +1274,9 @@ def _memory_scores(mem: ColourMemory, app: _Appearance, frame: np.ndarray, place
     return np.where(in_frame, llr, -_FIND_LLR_CLIP).mean(axis=1)
 
 
-def _motion_layers(post: np.ndarray, flow: np.ndarray, object_flow: np.ndarray, bg_affine: np.ndarray, unseen: np.ndarray) -> np.ndarray:
-    """``post`` (object probability per work pixel) lowered where an ``unseen`` pixel's flow is the background's.
+def _motion_layers(post: np.ndarray, flow: np.ndarray, object_flow: np.ndarray, bg_affine: np.ndarray, unseen: np.ndarray, explained: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``post`` (object probability per work pixel) lowered where an ``unseen`` pixel's flow is the background's;
+    and that, also raised where the object's motion explains the pixel better than the background's.
 
     ``flow``: HxWx2 (work px, this frame -> previous); ``object_flow``: the object's translation
     (x, y, same units); ``bg_affine``: the background's motion (2x3, this frame -> previous). Per
@@ -1275,6 +1285,16 @@ def _motion_layers(post: np.ndarray, flow: np.ndarray, object_flow: np.ndarray, 
     clipped to ``[0, _LAYER_LOGIT]`` (a pixel moving as the object is left to colour), times
     how clearly the two motions differ there (from ``_LAYER_MIN_PX`` to ``_LAYER_FULL_PX``
     more), lowers the pixel's log-odds ``_LAYER_WEIGHT`` times.
+
+    The flow alone does not raise a pixel: a smooth flow field spreads the object's motion onto
+    the background next to it and inside its openings. ``explained`` (HxW, the photometric error
+    under the background's motion less that under the object's, see ``_motion_prior``) is evidence
+    from the pixels themselves: past ``_LAYER_NOISE``, every ``_PHOTO_TEMPERATURE`` of it raises
+    an unseen pixel's log-odds as much as the flow lowers it, up to ``_LAYER_RAISE``, times the
+    same distinctness. It keeps what moves with the object although the prompt frame never showed
+    it there (a side that turns into view, in colours the background has). The step's certainty is
+    judged on the first result, without the raise: the raise keeps parts, it does not make the
+    boundary surer, so the safeguards and re-detection decide as they would without it.
     """
     wh, ww = post.shape
     gx = np.arange(ww, dtype=np.float32)[None, :]
@@ -1287,9 +1307,14 @@ def _motion_layers(post: np.ndarray, flow: np.ndarray, object_flow: np.ndarray, 
     apart = (bx - object_flow[0]) ** 2 + (by - object_flow[1]) ** 2
     llr = (to_object - to_background) / (2.0 * (_LAYER_SPREAD**2 * apart + 1.0))
     distinct = np.clip((np.sqrt(apart) - _LAYER_MIN_PX) / _LAYER_FULL_PX, 0.0, 1.0)
-    shift = _LAYER_WEIGHT * np.where(unseen, distinct * np.clip(llr, 0.0, _LAYER_LOGIT), 0.0)
-    p = np.clip(post, 1e-4, 1.0 - 1e-4)
-    return (p / (p + (1.0 - p) * np.exp(shift))).astype(np.float32)
+    weight = _LAYER_WEIGHT * np.where(unseen, distinct, 0.0)
+    odds = np.clip(post, 1e-4, 1.0 - 1e-4)
+    odds = odds / (1.0 - odds) * np.exp(-weight * np.clip(llr, 0.0, _LAYER_LOGIT))
+    lowered = (odds / (1.0 + odds)).astype(np.float32)
+    if explained is None:
+        return lowered, lowered
+    odds = odds * np.exp(weight * np.clip((explained - _LAYER_NOISE) / _PHOTO_TEMPERATURE, 0.0, _LAYER_RAISE))
+    return lowered, (odds / (1.0 + odds)).astype(np.float32)
 
 
 def _with_margin(mask: np.ndarray, margin: int) -> np.ndarray:

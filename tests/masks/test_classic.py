@@ -17,7 +17,7 @@ from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
 from glassvid.masks.background import background_view
-from glassvid.masks.classic import _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _moving_in_box
+from glassvid.masks.classic import _LAYER_NOISE, _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _motion_layers, _moving_in_box
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
 from glassvid.prompts import Prompt
@@ -395,6 +395,34 @@ def test_a_small_detached_part_of_the_object_is_kept() -> None:
     pred, _ = _propagate(frames, masks[0])
     kept = [np.count_nonzero(p & s) / np.count_nonzero(s) for p, s in zip(pred, parts[1:])]
     assert np.mean(kept) > 0.6, kept
+
+
+def test_what_moves_with_the_object_is_raised_by_its_own_pixels_not_by_the_flow_alone() -> None:
+    # motion layers on pixels the prompt frame never showed on the object (all rows but the last two). The left
+    # half's flow is the object's (6 px a frame), the right half's the still background's. The flow alone lowers
+    # the right half and leaves the left to colour: a smooth flow field spreads the object's motion onto the
+    # background beside it. The left half is raised only where its pixels are better explained by the object's
+    # motion (photometric errors, sum over RGB) by more than compression noise (not in the first two rows); a
+    # pixel seen on the object is left as it is, and the step's certainty is judged without the raise
+    h, w = 8, 12
+    post = np.full((h, w), 0.4, np.float32)
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[:, : w // 2, 0] = 6.0
+    object_flow = np.array([6.0, 0.0], np.float32)
+    still = np.float32([[1, 0, 0], [0, 1, 0]])
+    unseen = np.ones((h, w), bool)
+    unseen[-2:] = False
+    by_flow, same = _motion_layers(post, flow, object_flow, still, unseen)
+    assert (same == by_flow).all()
+    assert np.allclose(by_flow[:, : w // 2], 0.4, atol=1e-3) and np.allclose(by_flow[-2:], 0.4, atol=1e-3)
+    assert (by_flow[:-2, w // 2 :] < 0.05).all()
+    explained = np.zeros((h, w), np.float32)
+    explained[:, : w // 2] = 60.0
+    explained[:2] = _LAYER_NOISE
+    judged, raised = _motion_layers(post, flow, object_flow, still, unseen, explained)
+    assert np.allclose(judged, by_flow)
+    assert (raised[2:-2, : w // 2] > 0.6).all()
+    assert np.allclose(raised[:2], by_flow[:2]) and np.allclose(raised[-2:], 0.4, atol=1e-3) and np.allclose(raised[:, w // 2 :], by_flow[:, w // 2 :])
 
 
 def test_confidence_drops_when_the_object_disappears_in_place() -> None:
