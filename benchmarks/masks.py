@@ -307,7 +307,7 @@ def table(scores: list[Score], flow_s: float | None, warn_below: float | None = 
     lines.append("")
     for prompt in ("mask", "box"):
         if f"real_{prompt}_jf" in m:
-            lines.append(f"- real clips, {prompt} prompt: mean J&F **{m[f'real_{prompt}_jf']:.3f}**, lowest clip {m[f'real_{prompt}_min_jf']:.3f} (pseudo-GT clip excluded)")
+            lines.append(f"- real clips, {prompt} prompt: mean J&F **{m[f'real_{prompt}_jf']:.4f}**, lowest clip {m[f'real_{prompt}_min_jf']:.3f} (pseudo-GT clip excluded)")
     if "gt_j" in m:
         lines.append(f"- rendered scenes, first-frame mask: mean J (IoU) **{m['gt_j']:.3f}**")
     if warn_below:

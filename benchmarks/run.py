@@ -398,7 +398,7 @@ def section_masks(ctx: Context) -> str:
     flow_s = masks.flow_seconds_per_frame(clip) if clip is not None else None
     m = masks.summary(scores)
     if "real_mask_jf" in m:
-        ctx.summary.append(f"**masks alone** (whole real clips): mean J&F {m['real_mask_jf']:.3f} from the mask prompt, {m.get('real_box_jf', float('nan')):.3f} from the box; rendered scenes IoU {m.get('gt_j', float('nan')):.3f}; {m.get('mask_fps_854x480', float('nan')):.0f} frames/s at 854x480")
+        ctx.summary.append(f"**masks alone** (whole real clips): mean J&F {m['real_mask_jf']:.4f} from the mask prompt, {m.get('real_box_jf', float('nan')):.4f} from the box; rendered scenes IoU {m.get('gt_j', float('nan')):.3f}; {m.get('mask_fps_854x480', float('nan')):.0f} frames/s at 854x480")
     return (
         "## Masks alone (issue 4)\n\n"
         "The classic backend on every clip of `real/` (all frames), prompted by the first frame's mask and by the box of "
