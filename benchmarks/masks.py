@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from glassvid.config import MaskConfig, load_config  # noqa: E402
 from glassvid.flow import build_flow  # noqa: E402
-from glassvid.flow.ops import chain, fb_consistency  # noqa: E402
+from glassvid.flow.ops import chain, checked_step, fb_consistency  # noqa: E402
 from glassvid.masks import build_masks  # noqa: E402
 from glassvid.masks.background import background_view  # noqa: E402
 from glassvid.masks.propagate import propagate  # noqa: E402
@@ -158,9 +158,7 @@ class Flows:
         """(flow i -> j float32, valid HxW bool) for neighbours ``j = i +- 1``, exactly as the pipeline passes them."""
         if (i, j) not in self._mem:
             bwd, fwd = self.pair(max(i, j))  # (later -> earlier, earlier -> later)
-            to, back = (bwd, fwd) if j < i else (fwd, bwd)
-            to = to.astype(np.float32)
-            self._mem = {(i, j): (to, fb_consistency(to, back.astype(np.float32)))}  # keep one: memory must not grow with the clip
+            self._mem = {(i, j): checked_step(i, j, fwd, bwd)}  # keep one: memory must not grow with the clip
         return self._mem[(i, j)]
 
 

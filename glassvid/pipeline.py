@@ -32,7 +32,7 @@ from glassvid.config import Config
 from glassvid.depth import DepthEstimator, build_depth
 from glassvid.errors import InputError, OutputError, PromptError
 from glassvid.flow import FlowEstimator, build_flow
-from glassvid.flow.ops import chain, fb_consistency
+from glassvid.flow.ops import chain, checked_step
 from glassvid.io.images import parse_pattern
 from glassvid.io import BackgroundWriter, ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
@@ -482,9 +482,7 @@ def _prompt_key(prompts: tuple[Prompt, ...]) -> str:
 
 def _checked_flow(clip: ClipCache, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     """The flow from frame ``i`` to its neighbour ``j`` (HxWx2 float32) and where it passes the forward-backward check (HxW bool)."""
-    fwd, bwd = clip.flows(max(i, j))  # both directions from the one file stored at the later frame
-    to, back = (bwd, fwd) if j < i else (fwd, bwd)
-    return to, fb_consistency(to, back)
+    return checked_step(i, j, *clip.flows(max(i, j)))  # both directions from the one file stored at the later frame
 
 
 def _prompt_motion(clip: ClipCache, k: int) -> np.ndarray | None:

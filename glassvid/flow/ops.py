@@ -66,6 +66,15 @@ def fb_consistency(flow_fwd: np.ndarray, flow_bwd: np.ndarray, *, alpha1: float 
     return fb_agrees(f, back, alpha1, alpha2) & inside
 
 
+def checked_step(i: int, j: int, forward: np.ndarray, backward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flow from frame ``i`` to its neighbour ``j = i +- 1`` (HxWx2 float32) and where it passes the
+    forward-backward check (HxW bool), from the pair stored between them: ``forward`` earlier -> later,
+    ``backward`` later -> earlier. How a mask step gets its flow, in the pipeline and the benchmark alike."""
+    to, back = (backward, forward) if j < i else (forward, backward)
+    to = np.asarray(to, np.float32)
+    return to, fb_consistency(to, back)
+
+
 def fill_holes_smooth(field: np.ndarray, known: np.ndarray, *, levels: int = 12) -> np.ndarray:
     """Fill ``field`` where ``known`` is False by push-pull interpolation of the known values.
 
