@@ -9,13 +9,15 @@ Layout::
         plate-<key>/plate/00000.npz       clean plate in the object's box + provenance
         <pass>-<key>/complete.json        written last: the pass finished
 
-Every file is written to a temporary name and renamed, so a file that exists is
-whole. A pass whose ``complete.json`` is missing was interrupted: its per-frame files
+Every key includes glassvid's own code (:func:`code_fingerprint`), so a cache written
+by another version is computed afresh, not reused. Every file is written to a
+temporary name and renamed, so a file that exists is whole. A pass whose ``complete.json`` is missing was interrupted: its per-frame files
 that exist are reused and the pass continues from there.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -30,6 +32,27 @@ import numpy as np
 from glassvid.errors import CacheError
 
 _MASK_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """:func:`source_digest` of glassvid's own package, once per process.
+
+    Part of every pass's cache key: a cache written by other code (an upgrade, a local
+    edit) holds what that code computed, and is not reused as if this code had.
+    """
+    return source_digest(Path(__file__).resolve().parent)
+
+
+def source_digest(root: Path) -> str:
+    """Short hex digest of every ``*.py`` file under ``root``, by relative path and content."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
 def stable_hash(*parts: Any) -> str:

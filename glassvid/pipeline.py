@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from glassvid.cache import PassStore, WorkDir, atomic_write, default_work_root, stable_hash
+from glassvid.cache import PassStore, WorkDir, atomic_write, code_fingerprint, default_work_root, stable_hash
 from glassvid.clip import ClipCache
 from glassvid.config import Config
 from glassvid.depth import DepthEstimator, build_depth
@@ -50,7 +50,6 @@ ProgressCallback = Callable[[str, int, int], None]
 
 PASSES = ("frames", "analyse", "plate", "render")
 PROMPT_MOTION_FRAMES = 5  # frames of motion a box prompt is seeded with (see ClassicMasks.initial_mask)
-_CACHE_FORMAT = 3  # bump when what a pass stores changes shape, so old caches are not misread
 
 
 @dataclass
@@ -223,9 +222,9 @@ class Pipeline:
         user_plates = _check_plate(plate, info, rng) if plate is not None else None
 
         work = WorkDir(self.work_root, stable_hash("clip", info.identity, rng.start, rng.stop))
-        frame_key = stable_hash(info.identity, rng.start, rng.stop, fps)
+        frame_key = stable_hash(info.identity, rng.start, rng.stop, fps, code_fingerprint())  # every later key builds on it: other code, other caches
         prompt_key = _prompt_key(prompts) if mattes is None else stable_hash([_file_id(p) for p in mattes])
-        analyse_key = stable_hash(_CACHE_FORMAT, frame_key, self.config.section_hash("flow", "masks", "depth"), prompt_key)
+        analyse_key = stable_hash(frame_key, self.config.section_hash("flow", "masks", "depth"), prompt_key)
         plate_key = stable_hash(analyse_key, self.config.section_hash("plate"), [_file_id(p) for p in user_plates] if user_plates else None)
         report = RunReport(
             input=str(input),

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from glassvid import Pipeline, convert
+from glassvid.cache import source_digest
 from glassvid.config import load_config
 from glassvid.io import probe, read_frames
 from glassvid.masks import build_masks
@@ -60,6 +61,32 @@ def test_changing_the_look_reruns_only_the_render(tmp_path: Path, scene) -> None
     # a mask setting invalidates analyse and everything after it
     third = Pipeline(load_config(sets=["masks.refine_band_px=5"]), work_dir=tmp_path / "w").run(clip, tmp_path / "c.mp4", prompt=prompt)
     assert third.passes["frames"].status == "reused" and third.passes["analyse"].status == "ran" and third.passes["plate"].status == "ran"
+
+
+def test_a_cache_written_by_other_code_is_not_reused(tmp_path: Path, scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    clip, mask_png, _ = scene
+    prompt = Prompt(mask=load_mask(mask_png))
+    Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, tmp_path / "a.mp4", prompt=prompt)
+    # an upgrade (or a local edit) of glassvid: its stages may compute other frames, masks, plates
+    monkeypatch.setattr("glassvid.pipeline.code_fingerprint", lambda: "other-code")
+    again = Pipeline(load_config(), work_dir=tmp_path / "w").run(clip, tmp_path / "b.mp4", prompt=prompt)
+    assert {k: v.status for k, v in again.passes.items()} == {"frames": "ran", "analyse": "ran", "plate": "ran", "render": "ran"}
+
+
+def test_the_code_fingerprint_follows_every_source_file(tmp_path: Path) -> None:
+    (tmp_path / "stage").mkdir()
+    (tmp_path / "a.py").write_text("A = 1\n")
+    (tmp_path / "stage" / "b.py").write_text("B = 2\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = source_digest(tmp_path)
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert source_digest(tmp_path) == first
+    (tmp_path / "stage" / "b.py").write_text("B = 3\n")
+    assert source_digest(tmp_path) != first
+    (tmp_path / "stage" / "b.py").write_text("B = 2\n")
+    assert source_digest(tmp_path) == first
+    (tmp_path / "stage" / "b.py").rename(tmp_path / "b.py")  # same content, another module
+    assert source_digest(tmp_path) != first
 
 
 def test_an_interrupted_run_resumes_with_the_same_result(tmp_path: Path, scene) -> None:
