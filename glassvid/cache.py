@@ -9,10 +9,11 @@ Layout::
         plate-<key>/plate/00000.npz       clean plate in the object's box + provenance
         <pass>-<key>/complete.json        written last: the pass finished
 
-Every key includes glassvid's own code (:func:`code_fingerprint`), so a cache written
-by another version is computed afresh, not reused. Every file is written to a
-temporary name and renamed, so a file that exists is whole. A pass whose ``complete.json`` is missing was interrupted: its per-frame files
-that exist are reused and the pass continues from there.
+Every pass's key includes glassvid's own code (:func:`code_fingerprint`): a cache
+written by another version is computed afresh, not reused. Every file is written to
+a temporary name and renamed, so a file that exists is whole. A pass whose
+``complete.json`` is missing was interrupted: its per-frame files that exist are
+reused and the pass continues from there.
 """
 
 from __future__ import annotations
