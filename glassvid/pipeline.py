@@ -323,7 +323,7 @@ class Pipeline:
                 warnings.append(f"the object is not found in {len(empty)} frame(s) ({_ranges(empty)}); they are left unchanged")
             # frames with a mask that is likely off the object (empty ones are named above)
             gone = set(empty)
-            unsure = [clip.frames.start + i for i, c in enumerate(confidence) if c < self.config.masks.warn_below and clip.frames.start + i not in gone]
+            unsure = [f for f, c in enumerate(confidence, clip.frames.start) if c < self.config.masks.warn_below and f not in gone]
             if unsure:
                 warnings.append(f"the mask is unsure in {len(unsure)} frame(s) ({_ranges(unsure)}): check them with --save-masks, and where the mask left the object add a prompt on one of them (--prompt-file: a list of prompts, each with its frame)")
             report.warnings.extend(warnings)
