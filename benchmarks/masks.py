@@ -47,7 +47,7 @@ from glassvid.config import MaskConfig, load_config  # noqa: E402
 from glassvid.flow import build_flow  # noqa: E402
 from glassvid.flow.ops import chain, checked_step, fb_consistency  # noqa: E402
 from glassvid.masks import build_masks  # noqa: E402
-from glassvid.masks.background import background_view  # noqa: E402
+from glassvid.masks.background import NeighbourFrames, background_view  # noqa: E402
 from glassvid.masks.propagate import propagate  # noqa: E402
 from glassvid.metrics import boundary_f, iou  # noqa: E402
 from glassvid.pipeline import PROMPT_MOTION_FRAMES  # noqa: E402
@@ -205,8 +205,17 @@ def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str, order: list
         other_s += time.perf_counter() - t
         return out
 
+    def flow_back(i: int) -> np.ndarray:
+        nonlocal other_s
+        t = time.perf_counter()
+        out = flows.pair(i)[0]  # float16, as the pipeline reads it
+        other_s += time.perf_counter() - t
+        return out
+
+    # as the pipeline passes them: the frames around each frame, aligned by the background's motion
+    neighbours = NeighbourFrames(clip.frames.__getitem__, flow_back, len(clip.frames)) if masker.uses_clip_hints else None
     t0 = time.perf_counter()
-    for i, mask, c in propagate(masker, state, order, clip.frames.__getitem__, flow_to, cfg.revisit_below):
+    for i, mask, c in propagate(masker, state, order, clip.frames.__getitem__, flow_to, cfg.revisit_below, neighbours):
         t = time.perf_counter()
         js.append(iou(mask, clip.masks[i]))
         fs.append(boundary_f(mask, clip.masks[i]))

@@ -36,7 +36,7 @@ from glassvid.flow.ops import chain, checked_step
 from glassvid.io.images import parse_pattern
 from glassvid.io import BackgroundWriter, ClipInfo, Frame, check_output_path, list_sequence, open_sink, probe, read_frames, read_image, write_image
 from glassvid.masks import MaskPropagator, build_masks
-from glassvid.masks.background import background_view
+from glassvid.masks.background import NeighbourFrames, background_view
 from glassvid.masks.propagate import propagate
 from glassvid.plate import Inpainter, build_inpainter
 from glassvid.plate.recover import recover_plates
@@ -366,7 +366,8 @@ class Pipeline:
                 continue
             state = self.masks.start(clip.frame(k), clip.mask(k))
             confidence = []
-            for i, mask, conf in propagate(self.masks, state, [k, *idx], clip.frame, lambda i, j: _checked_flow(clip, i, j), self.config.masks.revisit_below):
+            neighbours = NeighbourFrames(clip.frame, lambda i: clip.flow(i, i - 1), clip.n) if self.masks.uses_clip_hints else None
+            for i, mask, conf in propagate(self.masks, state, [k, *idx], clip.frame, lambda i, j: _checked_flow(clip, i, j), self.config.masks.revisit_below, neighbours):
                 store.save_mask("mask", i, mask)
                 confidence.append(float(conf))
                 yield i, conf

@@ -188,9 +188,9 @@ def test_frames_with_an_unsure_mask_are_named_in_a_warning(tmp_path: Path, scene
         def __init__(self) -> None:
             self.frame = 0  # one forward run from the prompt on frame 0: the steps come in frame order
 
-        def step(self, state, frame, flow_to_prev, valid=None):
+        def step(self, state, frame, flow_to_prev, valid=None, neighbours=None):
             self.frame += 1
-            mask, _ = classic.step(state, frame, flow_to_prev, valid)
+            mask, _ = classic.step(state, frame, flow_to_prev, valid, neighbours)
             if self.frame == 9:
                 mask = np.zeros_like(mask)
             return mask, scripted.get(self.frame, 0.9)

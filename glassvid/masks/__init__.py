@@ -18,8 +18,9 @@ from glassvid.registry import Registry
 
 
 class MaskPropagator(Protocol):
-    #: whether ``initial_mask`` uses the clip's hints for a box prompt (``motion``, ``difference``,
-    #: ``behind``): the pipeline computes them only then (the background view reads every frame of the clip)
+    #: whether the propagator uses the clip's hints: for a box prompt, ``initial_mask``'s ``motion``,
+    #: ``difference`` and ``behind``; for every step, ``step``'s ``neighbours``. The pipeline computes
+    #: them only then (they read the frames around each frame, the background view every frame of the clip)
     uses_clip_hints: bool
 
     def initial_mask(self, frame: np.ndarray, prompt: Any, motion: np.ndarray | None = None, difference: np.ndarray | None = None, behind: np.ndarray | None = None) -> np.ndarray:
@@ -35,10 +36,12 @@ class MaskPropagator(Protocol):
     def start(self, frame: np.ndarray, mask: np.ndarray) -> Any:
         """Per-direction state seeded with a known frame and its mask."""
 
-    def step(self, state: Any, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def step(self, state: Any, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None, neighbours: Any = None) -> tuple[np.ndarray, float]:
         """Mask of ``frame`` given the state of the previous frame and flow frame -> previous frame.
 
         ``valid``: HxW bool, where that flow passed the forward-backward check (None = all).
+        ``neighbours``: how far ``frame``'s pixels are from what the frames around it show at
+        their place, on any grid (:data:`glassvid.masks.classic.Neighbours`); None = not known.
         """
 
     def turn(self, state: Any) -> Any:

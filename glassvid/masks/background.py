@@ -13,11 +13,16 @@ the background does not (background subtraction with a moving camera). The media
 the frames of that colour distance is what :meth:`glassvid.masks.classic.ClassicMasks.initial_mask`
 weighs against GrabCut; the colour those frames show (:func:`background_view`) tells a part of the
 object, in front of something else, from a slow object's trail, where they show the object itself.
+
+The same question, asked of every frame while its mask is propagated, is :class:`NeighbourFrames`:
+each frame against a few frames before and after it only, read on the propagator's own work grid,
+so that it costs a few milliseconds a frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -91,9 +96,9 @@ def background_view(frame: np.ndarray, box: tuple[int, int, int, int], chains: I
     return out, behind
 
 
-def _fit_grid(h: int, w: int) -> np.ndarray:
-    """Sample points (N x 2 float32, x y) on a grid over the frame."""
-    step = max(2, int(np.sqrt(h * w / _FIT_POINTS)))
+def _fit_grid(h: int, w: int, points: int = _FIT_POINTS) -> np.ndarray:
+    """About ``points`` sample points (N x 2 float32, x y) on a grid over the frame."""
+    step = max(2, int(np.sqrt(h * w / points)))
     ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
     return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
 
@@ -126,3 +131,130 @@ def _nan_quantile(stack: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
     out[count == 0] = np.nan
     which = np.take_along_axis(order, rank[:, None], axis=1)[:, 0]
     return out.reshape(stack.shape[1:]), which.reshape(stack.shape[1:])
+
+
+NEIGHBOUR_OFFSETS = (2, 4, 8)  # a frame is compared with the frames this far before and after it
+_NEIGHBOUR_MIN = 3  # fewer frames than this reaching a pixel cannot outvote an object passing there: unknown (NaN)
+_NEIGHBOUR_KEEP = 2 * max(NEIGHBOUR_OFFSETS) + 2  # frames and homographies kept: the offsets' span, both ways
+_NEIGHBOUR_FIT_POINTS = 500  # flow samples each neighbouring pair's homography is fitted to (an eighth of _FIT_POINTS: it runs every frame)
+
+
+class NeighbourFrames:
+    """The frames around each frame of a clip, aligned to it by the background's motion: background subtraction frame by frame.
+
+    :func:`background_view` compares one prompt frame with the whole clip; a mask
+    propagator needs the same question answered for every frame, on its own work grid,
+    within a few milliseconds. So each frame is compared with the frames
+    ``NEIGHBOUR_OFFSETS`` before and after it only, aligned by one homography per pair of
+    neighbouring frames (fitted to the optical flow, chained), and the colour distance's
+    median over them is taken (:meth:`difference`). A moving object, and what moves with
+    it (its cast shadow, thin parts such as a bike's rims), differs from what those frames
+    show at its place; the background does not. So does an object that has not moved off
+    its place within the offsets, or one that matches its background's colour: they read
+    as background, so the reading is evidence to weigh, not a segmentation.
+
+    ``frame(i)``: HxWx3 uint8 RGB; ``flow_back(i)``: HxWx2 float32, frame ``i`` -> ``i - 1``
+    (``i >= 1``); ``n``: the clip's length. Memory is bounded: the last
+    ``_NEIGHBOUR_KEEP`` frames and homographies read are kept.
+    """
+
+    def __init__(self, frame: Callable[[int], np.ndarray], flow_back: Callable[[int], np.ndarray], n: int) -> None:
+        self._read_frame, self._flow_back, self.n = frame, flow_back, n
+        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._steps: OrderedDict[int, np.ndarray | None] = OrderedDict()
+
+    def difference(self, t: int, here: np.ndarray, to_grid: np.ndarray) -> np.ndarray | None:
+        """How far each pixel of ``here`` is from what the frames around frame ``t`` show at its place.
+
+        ``here``: hxwx3 (uint8 or float32 RGB), frame ``t`` resampled on a grid; ``to_grid``:
+        3x3, maps frame ``t``'s pixels onto that grid. Returns hxw float32, the median
+        colour distance (RGB, 0-255) over the frames that reach each pixel (NaN where
+        fewer than ``_NEIGHBOUR_MIN`` do), or None when fewer frames can be aligned at all.
+        """
+        gh, gw = here.shape[:2]
+        here = np.asarray(here, np.float32)
+        ones = np.ones((1, 3), np.float32)
+        dists, reach = [], []
+        for u in [t + k for k in NEIGHBOUR_OFFSETS] + [t - k for k in NEIGHBOUR_OFFSETS]:
+            onto = self._onto(u, t)
+            if onto is None:
+                continue
+            warp = to_grid @ onto
+            image = self._frame(u)
+            shown = cv2.warpPerspective(image, warp, (gw, gh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
+            reached = _reached(warp, image.shape[:2], (gh, gw))
+            away = cv2.subtract(shown, here)
+            dists.append(np.where(reached, cv2.sqrt(cv2.transform(cv2.multiply(away, away), ones)), np.float32(np.inf)))
+            reach.append(reached)
+        if len(dists) < _NEIGHBOUR_MIN:
+            return None
+        return _median_few(dists, sum(r.view(np.uint8) for r in reach), _NEIGHBOUR_MIN)
+
+    def _frame(self, i: int) -> np.ndarray:
+        if i not in self._frames:
+            self._frames[i] = self._read_frame(i)
+            if len(self._frames) > _NEIGHBOUR_KEEP:
+                self._frames.popitem(last=False)
+        self._frames.move_to_end(i)
+        return self._frames[i]
+
+    def _step(self, i: int) -> np.ndarray | None:
+        """The homography mapping frame ``i`` onto frame ``i - 1`` (None where the background's motion is lost)."""
+        if i not in self._steps:
+            flow = self._flow_back(i)
+            h, w = flow.shape[:2]
+            self._steps[i] = _homography(_fit_grid(h, w, _NEIGHBOUR_FIT_POINTS), flow, max(h, w))
+            if len(self._steps) > _NEIGHBOUR_KEEP:
+                self._steps.popitem(last=False)
+        self._steps.move_to_end(i)
+        return self._steps[i]
+
+    def _onto(self, u: int, t: int) -> np.ndarray | None:
+        """The homography mapping frame ``u`` onto frame ``t``, or None outside the clip or where the chain is lost."""
+        if not 0 <= u < self.n or u == t:
+            return None
+        chain = np.eye(3)  # the later frame onto the earlier one, one step at a time
+        for i in range(max(u, t), min(u, t), -1):
+            step = self._step(i)
+            if step is None:
+                return None
+            chain = step @ chain
+        return chain if u > t else np.linalg.inv(chain)
+
+
+def _reached(warp: np.ndarray, size: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+    """Which pixels of a grid (h, w) an image of ``size`` (h, w) covers once warped onto it by ``warp`` (3x3): HxW bool.
+
+    The image's outline, inset by a pixel (bilinear sampling there mixes in the border), mapped
+    onto the grid and filled: a homography between neighbouring frames keeps it convex.
+    """
+    h, w = size
+    corners = np.float32([[[1, 1]], [[w - 2, 1]], [[w - 2, h - 2]], [[1, h - 2]]])
+    outline = cv2.perspectiveTransform(corners, warp)
+    out = np.zeros(grid, np.uint8)
+    if np.isfinite(outline).all():
+        cv2.fillConvexPoly(out, np.round(outline[:, 0] * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
+    return out > 0
+
+
+def _median_few(values: list[np.ndarray], count: np.ndarray, least: int) -> np.ndarray:
+    """Per-pixel median (the lower one of an even count, as :func:`_nan_quantile`'s nearest rank) of a few
+    same-shaped float32 arrays whose unknown values are +inf; ``count``: how many are known per pixel.
+    NaN where fewer than ``least`` are.
+
+    An odd-even transposition sort over the arrays: for the half dozen of :class:`NeighbourFrames`
+    it is several times faster than a sort along a stacked axis.
+    """
+    ranked = list(values)
+    n = len(ranked)
+    for r in range(n):
+        for k in range(r % 2, n - 1, 2):
+            low = np.minimum(ranked[k], ranked[k + 1])
+            ranked[k + 1] = np.maximum(ranked[k], ranked[k + 1])
+            ranked[k] = low
+    rank = np.round(0.5 * (count.astype(np.float32) - 1.0))
+    out = ranked[0].copy()
+    for k in range(1, n):
+        out = np.where(rank == k, ranked[k], out)
+    out[count < least] = np.nan
+    return out

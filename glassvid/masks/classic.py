@@ -43,6 +43,14 @@ Per frame, everything runs in a window around the object, resampled to at most
    an occluder passing with the background (a tree trunk in front of a rider), even
    if it was carried in the mask. Only such pixels: legs planted on the ground and
    shadows move like the background too, but their colours are the object's.
+   Background subtraction (:func:`_neighbour_evidence`): given the frames around this one,
+   aligned by the background's motion (:class:`glassvid.masks.background.NeighbourFrames`),
+   a pixel that matches what they show at its place is lowered (object-coloured background
+   the mask took, a road seen through a wheel; a colour seen on the object there less), and
+   one that differs next to the carried mask is raised as far as its colour is the object's
+   (thin parts, a cast shadow, which flow calls background). Weighed only as far as the
+   carried mask differs more often than its surroundings: an object standing still, or
+   matching its ground, reads as background too.
 4. **Safeguards.** A mask that collapses in one frame with little evidence is
    replaced by the carried one (a short occlusion or a motion-blurred frame); a
    mask that leaves the frame shrinks with it and regrows when it comes back; a
@@ -95,6 +103,7 @@ player, one moving away) scores lower too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -106,6 +115,12 @@ from glassvid.masks.kernels import match_scores
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import dilate_mask, iou
 from glassvid.prompts import Prompt
+
+Neighbours = Callable[[np.ndarray, np.ndarray], "np.ndarray | None"]
+"""Given a frame resampled on a grid (hxwx3 float32) and the 3x3 map of the frame's pixels onto
+it, how far each grid pixel is from what the frames around it show at its place (hxw float32, NaN
+where unknown; None when nothing is known): one frame's
+:meth:`glassvid.masks.background.NeighbourFrames.difference`."""
 
 # -- internal constants: they shape the method (measured on the benchmark), they are not taste ---------------
 _GRABCUT_ITERATIONS = 5
@@ -124,6 +139,12 @@ _DIFFER_MIN_NOISE = 1.0  # the difference's noise level is at least this (0-255 
 _DIFFER_AGREE = 0.3  # below this IoU, GrabCut's object and the differing one are different things (see _weigh_difference)
 _SETTLE_DIFFER_CLIP = 2.0  # a pixel's difference counts at most this much either way (log-likelihood ratio, see _add_differing)
 _SETTLE_TINY = 1e-6  # a difference ratio is floored here before its log (a pixel matching the background exactly)
+_NEIGHBOUR_WEIGHT = 1.5  # most the frames around a frame lower a pixel's log-odds: x _SETTLE_DIFFER_CLIP (see _neighbour_evidence)
+_NEIGHBOUR_RAISE = 0.5  # ... and this share of that raises one that differs (times its colour's object probability)
+_NEIGHBOUR_RAISE_PX = 2.0  # ... within this distance (work px) of the carried mask
+_NEIGHBOUR_SEPARATION = 0.2  # no weight unless the carried mask differs this much more often than the ring around it ...
+_NEIGHBOUR_SEPARATION_SPAN = 0.3  # ... full weight this much more often still
+_NEIGHBOUR_SEEN = 0.75  # a pixel whose colour the prompt frame showed on the object there is lowered this share as much
 _POINT_REGION = 0.2  # a point prompt's candidate region: a disc of this fraction of the frame's short side
 _POINT_SEED = 0.02  # sure-object / sure-background disc at a point, fraction of the frame's short side
 _MARGIN_FRACTION = 0.25  # window margin around the object, fraction of its size (plus its motion)
@@ -351,6 +372,12 @@ class _Window:
             return np.ascontiguousarray(crop)
         return cv2.resize(crop, (self.ww, self.wh), interpolation=_DOWNSCALE)
 
+    @property
+    def grid(self) -> np.ndarray:
+        """3x3 map from the frame's pixels onto the work grid (the sampling of :meth:`take`)."""
+        sx, sy = self.sx, self.sy
+        return np.array([[1.0 / sx, 0.0, (0.5 - self.x0) / sx - 0.5], [0.0, 1.0 / sy, (0.5 - self.y0) / sy - 0.5], [0.0, 0.0, 1.0]])
+
     def untake(self, work: np.ndarray) -> np.ndarray:
         """A work-grid float image back at the crop's full resolution (bilinear)."""
         if not self.scaled:
@@ -472,7 +499,7 @@ class ClassicMasks:
         fg = self._density(codes[agreed])
         bg = self._density(codes[context & ~grabcut & ~differing])
         colour = np.log(fg[codes]) - np.log(bg[codes])
-        differs = np.clip(np.log(np.maximum(np.nan_to_num(difference, nan=0.0) / (_DIFFER_LOW * noise), _SETTLE_TINY)), -_SETTLE_DIFFER_CLIP, _SETTLE_DIFFER_CLIP)
+        differs = _differing_llr(np.nan_to_num(difference, nan=0.0), noise)
         added = differing & (colour > 0) & (colour + differs > 0)
         if behind is not None:
             known = np.isfinite(behind).all(axis=2)
@@ -592,12 +619,14 @@ class ClassicMasks:
             return 0, mask
         return d, core
 
-    def step(self, state: ClassicState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def step(self, state: ClassicState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None, neighbours: Neighbours | None = None) -> tuple[np.ndarray, float]:
         """Mask of ``frame`` (HxW bool) and its confidence in [0, 1]; updates ``state`` in place.
 
         ``frame``: HxWx3 uint8 RGB. ``flow_to_prev``: HxWx2 float32, ``frame`` -> previous
         frame (x right, y down, pixels). ``valid``: HxW bool, where that flow passed the
-        forward-backward check (None = everywhere).
+        forward-backward check (None = everywhere). ``neighbours``: how far ``frame``'s pixels
+        are from what the frames around it show at their place (see :data:`Neighbours`), weighed
+        in by :func:`_neighbour_evidence`; None = not known.
         """
         cfg = self.cfg
         h, w = frame.shape[:2]
@@ -644,6 +673,9 @@ class ClassicMasks:
         omega = np.maximum(cfg.snap_weight * np.exp(-np.minimum(dist * dist / (sigma * sigma), 50.0)), cfg.colour_floor)
         carried_p = trust * prior + (1.0 - trust) * _UNTRUSTED_PRIOR
         post = omega * p_colour + (1.0 - omega) * carried_p
+        distance = neighbours(curf, win.grid) if neighbours is not None else None
+        if distance is not None:
+            post = _neighbour_evidence(post, distance, p_colour, seen, d_in, d_out, band)
         if bg_affine is not None:
             object_flow = -state.velocity / np.array([win.sx, win.sy], np.float32)
             judged, post = _motion_layers(post, flow, object_flow, bg_affine, ~seen, explained)
@@ -1158,6 +1190,55 @@ class ClassicMasks:
 
 
 # -- pure helpers ------------------------------------------------------------------------------------------
+def _differing_llr(difference: np.ndarray, noise: float) -> np.ndarray:
+    """How far past ``_DIFFER_LOW`` times ``noise`` each ``difference`` is, as a log ratio clipped to
+    ``_SETTLE_DIFFER_CLIP`` either way: positive where a pixel differs from what other frames show at its place."""
+    return np.clip(np.log(np.maximum(difference / (_DIFFER_LOW * noise), _SETTLE_TINY)), -_SETTLE_DIFFER_CLIP, _SETTLE_DIFFER_CLIP)
+
+
+def _neighbour_evidence(post: np.ndarray, distance: np.ndarray, p_colour: np.ndarray, seen: np.ndarray, d_in: np.ndarray, d_out: np.ndarray, band: float) -> np.ndarray:
+    """``post`` (object probability per work pixel) weighed with how far each pixel is from what the frames around show there.
+
+    ``distance``: HxW float32 (NaN where unknown), see :class:`glassvid.masks.background.NeighbourFrames`;
+    ``p_colour``: the colour's object probability; ``seen``: HxW bool, where the prompt frame showed
+    that colour on the object (see :meth:`ClassicMasks._colour`); ``d_in`` / ``d_out``: distances
+    (work px) into and out of the carried mask; ``band``: how far the mask may grow.
+
+    Background subtraction with a moving camera: a pixel that matches what the frames around it
+    show at its place (less than ``_DIFFER_LOW`` times the difference typical just outside the
+    carried mask) is background: an object-coloured patch the mask leaked onto, the path seen
+    through a wheel; its log-odds fall by up to ``_NEIGHBOUR_WEIGHT`` x ``_SETTLE_DIFFER_CLIP``,
+    ``_NEIGHBOUR_SEEN`` of that where its colour is the object's there (a planted foot, a leg
+    standing still while the body moves: they match the frames around them too).
+    One that differs is raised, a ``_NEIGHBOUR_RAISE`` share of that, times its colour's object
+    probability and only within ``_NEIGHBOUR_RAISE_PX`` of the carried mask: it holds thin parts
+    and a cast shadow (which flow calls background: it follows the ground's texture), but other
+    things move too (a dog jumping past the one followed), so it may not pull the mask away.
+
+    The reading is only as good as the object's motion against its background: an object that
+    stands still, or matches its background's colour, does not differ either. So the weight
+    follows how much more often the carried mask differs than the ring around it (the share of
+    pixels past the threshold, inside less outside): full from ``_NEIGHBOUR_SEPARATION`` +
+    ``_NEIGHBOUR_SEPARATION_SPAN``, none below ``_NEIGHBOUR_SEPARATION``.
+    """
+    known = np.isfinite(distance)
+    inside = (d_in > 0) & known
+    ring = (d_out > 0) & (d_out <= band) & known
+    if not inside.any() or not ring.any():
+        return post
+    noise = max(float(np.median(distance[ring])), _DIFFER_MIN_NOISE)
+    differs = distance > _DIFFER_LOW * noise
+    separation = float(np.mean(differs[inside])) - float(np.mean(differs[ring]))
+    weight = _NEIGHBOUR_WEIGHT * float(np.clip((separation - _NEIGHBOUR_SEPARATION) / _NEIGHBOUR_SEPARATION_SPAN, 0.0, 1.0))
+    if weight <= 0.0:
+        return post
+    llr = np.where(known, _differing_llr(np.where(known, distance, 0.0), noise), 0.0)
+    llr = np.where(llr > 0.0, llr * (_NEIGHBOUR_RAISE * p_colour * (d_out <= _NEIGHBOUR_RAISE_PX)), llr * np.where(seen, _NEIGHBOUR_SEEN, 1.0))
+    odds = np.clip(post, 1e-4, 1.0 - 1e-4)
+    odds = odds / (1.0 - odds) * np.exp(weight * llr)
+    return (odds / (1.0 + odds)).astype(np.float32)
+
+
 def _colour_codes(frame: np.ndarray, bits: int) -> np.ndarray:
     """HxW int32 colour bin of each pixel, as the colour memory indexes them (in place: a third of the time of int64 temporaries)."""
     q = frame >> np.uint8(8 - bits)

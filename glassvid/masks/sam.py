@@ -330,8 +330,9 @@ class SamMasks:
         geometry = LowResGeometry.of(self.sam, *mask.shape)
         return SamState(mask=mask.copy(), logits=geometry.mask_to_logits(mask))
 
-    def step(self, state: SamState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def step(self, state: SamState, frame: np.ndarray, flow_to_prev: np.ndarray, valid: np.ndarray | None = None, neighbours: Any = None) -> tuple[np.ndarray, float]:
         """Mask of ``frame`` (HxW bool) and its confidence in [0, 1]; updates ``state`` in place.
+        ``neighbours`` is not used (``uses_clip_hints`` is False: SAM judges from the image).
 
         ``valid`` (HxW bool, optional): where ``flow_to_prev`` passed the forward-backward
         check. Pixels failing it were hidden in the previous frame (mostly background the

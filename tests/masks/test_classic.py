@@ -17,7 +17,7 @@ from glassvid.flow.dis import DISFlow
 from glassvid.flow.ops import chain, fb_consistency
 from glassvid.masks import build_masks
 from glassvid.masks.background import background_view
-from glassvid.masks.classic import _LAYER_NOISE, _LOOKS_FLOOR, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _motion_layers, _moving_in_box
+from glassvid.masks.classic import _LAYER_NOISE, _LOOKS_FLOOR, _NEIGHBOUR_RAISE_PX, ClassicMasks, _colour_codes, _frame_log_density, _match_scores, _match_scores_near, _motion_layers, _moving_in_box, _neighbour_evidence
 from glassvid.masks.matte import mask_box
 from glassvid.metrics import iou
 from glassvid.prompts import Prompt
@@ -423,6 +423,95 @@ def test_what_moves_with_the_object_is_raised_by_its_own_pixels_not_by_the_flow_
     assert np.allclose(judged, by_flow)
     assert (raised[2:-2, : w // 2] > 0.6).all()
     assert np.allclose(raised[:2], by_flow[:2]) and np.allclose(raised[-2:], 0.4, atol=1e-3) and np.allclose(raised[:, w // 2 :], by_flow[:, w // 2 :])
+
+
+def _distances(hard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    hu = hard.astype(np.uint8)
+    return cv2.distanceTransform(hu, cv2.DIST_L2, 3), cv2.distanceTransform(1 - hu, cv2.DIST_L2, 3)
+
+
+def test_what_matches_the_frames_around_it_is_lowered_and_what_differs_next_to_the_object_raised() -> None:
+    # a carried mask (rows 4-11, columns 4-11) whose left half differs from the frames around it (a moving object)
+    # and whose right half does not (object-coloured background the mask took); around it, background that does not
+    # differ, and two differing pixels: one next to the mask, one far from it (another moving thing)
+    h, w = 16, 24
+    hard = np.zeros((h, w), bool)
+    hard[4:12, 4:12] = True
+    d_in, d_out = _distances(hard)
+    distance = np.full((h, w), 0.25, np.float32)  # a quarter of the noise floor (1): well below twice it
+    distance[4:12, 4:8] = 20.0
+    distance[7, 12] = 20.0  # next to the mask
+    distance[7, 22] = 20.0  # far from it
+    distance[0, :] = np.nan  # unknown: left as it is
+    post = np.full((h, w), 0.6, np.float32)
+    p_colour = np.full((h, w), 0.9, np.float32)
+    unseen = np.zeros((h, w), bool)
+    out = _neighbour_evidence(post, distance, p_colour, unseen, d_in, d_out, band=12.0)
+    matches = distance == 0.25
+    assert matches[4:12, 8:12].all() and (out[matches] < 0.2).all()  # matches, in the carried mask or out of it: lowered
+    assert (out[4:12, 4:8] > 0.6).all() and out[7, 12] > 0.6  # differs, next to the mask, object-coloured: raised
+    assert d_out[7, 22] > _NEIGHBOUR_RAISE_PX and out[7, 22] == pytest.approx(0.6)  # far from the mask: not raised
+    assert np.allclose(out[0], 0.6)
+    # a differing pixel whose colour is not the object's is not raised
+    assert _neighbour_evidence(post, distance, np.zeros((h, w), np.float32), unseen, d_in, d_out, band=12.0)[7, 12] == pytest.approx(0.6)
+    # a matching pixel whose colour the prompt frame showed on the object there is lowered less (a planted foot)
+    seen = _neighbour_evidence(post, distance, p_colour, np.ones((h, w), bool), d_in, d_out, band=12.0)
+    assert (out[matches] < seen[matches]).all() and (seen[matches] < 0.6).all()
+
+
+def test_the_frames_around_are_not_weighed_when_the_carried_mask_differs_no_more_than_its_surroundings() -> None:
+    # an object standing still (or matching its background) reads as background: the reading is left out
+    h, w = 16, 24
+    hard = np.zeros((h, w), bool)
+    hard[4:12, 4:12] = True
+    d_in, d_out = _distances(hard)
+    post = np.full((h, w), 0.6, np.float32)
+    for distance in (np.full((h, w), 1.0, np.float32), np.full((h, w), 20.0, np.float32)):
+        assert np.array_equal(_neighbour_evidence(post, distance, np.full((h, w), 0.9, np.float32), np.zeros((h, w), bool), d_in, d_out, band=12.0), post)
+
+
+def test_a_step_reads_the_frames_around_it_on_its_own_work_grid() -> None:
+    # a frame large enough for the step to resample its window: the frames around are asked about the window's work
+    # grid (the frame sampled there, and the map onto it). Told that the disc's right half matches them (its left half
+    # differs), the step lowers pixels of its right half only (and of the background it uncovers behind it); the disc's
+    # colour, which nothing else has, still holds most of it
+    import cv2
+
+    size, r = (480, 640), 60.0
+    rng = np.random.default_rng(3)
+    bg = cv2.resize(rng.uniform(40, 215, (size[0] // 16, size[1] // 16, 3)).astype(np.float32), size[::-1], interpolation=cv2.INTER_CUBIC).astype(np.uint8)
+    ys, xs = np.mgrid[0 : size[0], 0 : size[1]]
+    frames, masks = [], []
+    for cx in (300.0, 306.0):
+        m = (xs - cx) ** 2 + (ys - 240) ** 2 <= r * r
+        f = bg.copy()
+        f[m] = (235, 215, 170)
+        frames.append(f)
+        masks.append(m)
+    dis = DISFlow(preset="fast")
+    to_prev = dis(frames[1], frames[0])
+    valid = fb_consistency(to_prev, dis(frames[0], frames[1]))
+    full = np.where(masks[1] & (xs < 306), 30.0, 0.25).astype(np.float32)
+    asked = []
+
+    def neighbours(here: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        asked.append((here, grid))
+        return cv2.warpPerspective(full, grid, (here.shape[1], here.shape[0]), flags=cv2.INTER_LINEAR)
+
+    masker = ClassicMasks(MaskConfig(work_pixels=10_000))  # the disc's window is resampled to a quarter or less
+    plain, _ = masker.step(masker.start(frames[0], masks[0]), frames[1], to_prev, valid)
+    told, _ = masker.step(masker.start(frames[0], masks[0]), frames[1], to_prev, valid, neighbours)
+    (here, grid), = asked
+    assert grid[0, 0] < 1.0  # the window was resampled
+    sampled = cv2.warpPerspective(frames[1], grid, (here.shape[1], here.shape[0]), flags=cv2.INTER_LINEAR).astype(np.float32)
+    assert np.abs(sampled - here).mean() < 1.0  # the map puts the frame's pixels where the step sees them
+    assert iou(plain, masks[1]) > 0.95
+    dropped = plain & ~told
+    assert (dropped & masks[1] & (xs > 306)).any()  # matches the frames around: lowered (less where its colour is seen)
+    core = cv2.erode(masks[1].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # a few work pixels from the outline
+    assert not (dropped & core & (xs < 306 - 6)).any()  # differs: kept
 
 
 def test_confidence_drops_when_the_object_disappears_in_place() -> None:

@@ -48,21 +48,40 @@ class _Scripted:
     def __init__(self, forward: dict[int, float], backward: dict[int, float]) -> None:
         self.conf = {1: forward, -1: backward}
         self.steps: list[tuple[int, int, int]] = []
+        self.around: list[int | None] = []  # what each step's neighbours answered
 
-    def step(self, state: dict, frame: np.ndarray, flow: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def step(self, state: dict, frame: np.ndarray, flow: np.ndarray, valid: np.ndarray | None = None, neighbours=None) -> tuple[np.ndarray, float]:
         i, j = int(flow[0, 0, 0]), int(flow[0, 0, 1])  # flow_to below writes (i, j) into the flow
         self.steps.append((state["way"], i, j))
+        self.around.append(neighbours(frame, np.eye(3)) if neighbours is not None else None)
         return np.full((2, 2), state["way"] > 0), self.conf[state["way"]][i]
 
     def turn(self, state: dict) -> dict:
         return {"way": -state["way"]}
 
 
-def _drive(masker: _Scripted, n: int, below: float) -> list[tuple[int, np.ndarray, float]]:
+class _Numbered:
+    """Stands in for NeighbourFrames: answers with the frame it was asked about."""
+
+    def difference(self, t: int, here: np.ndarray, to_grid: np.ndarray) -> int:
+        return t
+
+
+def _drive(masker: _Scripted, n: int, below: float, neighbours: _Numbered | None = None) -> list[tuple[int, np.ndarray, float]]:
     def flow_to(i: int, j: int) -> tuple[np.ndarray, None]:
         return np.full((1, 1, 2), (i, j), np.float32), None
 
-    return list(propagate(masker, {"way": 1}, list(range(n)), lambda i: np.zeros((2, 2, 3), np.uint8), flow_to, below))
+    return list(propagate(masker, {"way": 1}, list(range(n)), lambda i: np.zeros((2, 2, 3), np.uint8), flow_to, below, neighbours))
+
+
+def test_every_step_is_given_its_own_frames_neighbours_revisits_included() -> None:
+    masker = _Scripted({1: 0.9, 2: 0.2, 3: 0.1, 4: 0.8}, {3: 0.5, 2: 0.5})
+    _drive(masker, 5, 0.5, _Numbered())
+    assert [i for _, i, _ in masker.steps] == [1, 2, 3, 4, 3, 2]  # forward, then back over the unsure 2-3
+    assert masker.around == [1, 2, 3, 4, 3, 2]
+    without = _Scripted({1: 0.9}, {})
+    _drive(without, 2, 0.5)
+    assert without.around == [None]
 
 
 def test_only_an_unsure_stretch_ended_by_a_sure_frame_is_stepped_back_over_and_the_surer_mask_kept() -> None:
