@@ -149,11 +149,11 @@ class NeighbourFrames:
     neighbouring frames (fitted to the optical flow, chained), and the colour distance's
     median over them is taken (:meth:`difference`). A moving object, and what moves with
     it (its cast shadow, thin parts such as a bike's rims), differs from what those frames
-    show at its place; the background does not. So does an object that has not moved off
-    its place within the offsets, or one that matches its background's colour: they read
-    as background, so the reading is evidence to weigh, not a segmentation.
+    show at its place; the background does not. Neither does an object that has not moved
+    off its place within the offsets, or one that matches its background's colour: they
+    read as background, so the reading is evidence to weigh, not a segmentation.
 
-    ``frame(i)``: HxWx3 uint8 RGB; ``flow_back(i)``: HxWx2 float32, frame ``i`` -> ``i - 1``
+    ``frame(i)``: HxWx3 uint8 RGB; ``flow_back(i)``: HxWx2 float (16 or 32 bit), frame ``i`` -> ``i - 1``
     (``i >= 1``); ``n``: the clip's length. Memory is bounded: the last
     ``_NEIGHBOUR_KEEP`` frames and homographies read are kept.
     """
@@ -238,9 +238,8 @@ def _reached(warp: np.ndarray, size: tuple[int, int], grid: tuple[int, int]) -> 
 
 
 def _median_few(values: list[np.ndarray], count: np.ndarray, least: int) -> np.ndarray:
-    """Per-pixel median (the lower one of an even count, as :func:`_nan_quantile`'s nearest rank) of a few
-    same-shaped float32 arrays whose unknown values are +inf; ``count``: how many are known per pixel.
-    NaN where fewer than ``least`` are.
+    """Per-pixel median (:func:`_nan_quantile`'s nearest rank at 0.5) of a few same-shaped float32 arrays
+    whose unknown values are +inf; ``count``: how many are known per pixel. NaN where fewer than ``least`` are.
 
     An odd-even transposition sort over the arrays: for the half dozen of :class:`NeighbourFrames`
     it is several times faster than a sort along a stacked axis.
