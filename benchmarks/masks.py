@@ -32,8 +32,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -198,22 +200,22 @@ def run_clip(cfg: MaskConfig, clip: Clip, flows: Flows, prompt: str, order: list
     js, fs, conf = [], [], []
     other_s = 0.0  # time in flow loading and scoring, taken out of the propagator's
 
-    def flow_to(i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal other_s
-        t = time.perf_counter()
-        out = flows.to(i, j)
-        other_s += time.perf_counter() - t
-        return out
+    def loading(read: Callable[..., Any]) -> Callable[..., Any]:
+        """``read``, its time counted as flow loading (``other_s``), not as the propagator's."""
 
-    def flow_back(i: int) -> np.ndarray:
-        nonlocal other_s
-        t = time.perf_counter()
-        out = flows.pair(i)[0]  # float16, as the pipeline reads it
-        other_s += time.perf_counter() - t
-        return out
+        def timed(*args: int) -> Any:
+            nonlocal other_s
+            t = time.perf_counter()
+            out = read(*args)
+            other_s += time.perf_counter() - t
+            return out
 
-    # as the pipeline passes them: the frames around each frame, aligned by the background's motion
-    neighbours = NeighbourFrames(clip.frames.__getitem__, flow_back, len(clip.frames)) if masker.uses_clip_hints else None
+        return timed
+
+    flow_to = loading(flows.to)
+    # as the pipeline passes them: the frames around each frame, aligned by the background's motion along the
+    # flow to the previous frame (float16, as the pipeline reads it)
+    neighbours = NeighbourFrames(clip.frames.__getitem__, loading(lambda i: flows.pair(i)[0]), len(clip.frames)) if masker.uses_clip_hints else None
     t0 = time.perf_counter()
     for i, mask, c in propagate(masker, state, order, clip.frames.__getitem__, flow_to, cfg.revisit_below, neighbours):
         t = time.perf_counter()
